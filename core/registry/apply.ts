@@ -31,6 +31,7 @@ export async function applyDocuments(store: Store, keys: Keys, docs: Document[],
   const ops: Operation[] = [];
   const results: ApplyResult[] = [];
   const details: ErrorDetail[] = [];
+  let duplicates = 0;
   const profilesInApply = new Set(docs.filter((d) => d.kind === 'Profile').map((d) => d.name));
   const macOwner = new Map<string, string>();
 
@@ -46,7 +47,10 @@ export async function applyDocuments(store: Store, keys: Keys, docs: Document[],
     const { spec, ...identity } = doc;
     for (const mac of identity.macs) {
       const other = macOwner.get(mac);
-      if (other) details.push({ path: `machine/${doc.name}: macs`, message: `${mac} is also given to machine "${other}" in this apply` });
+      if (other) {
+        details.push({ path: `machine/${doc.name}: macs`, message: `${mac} is also given to machine "${other}" in this apply` });
+        duplicates++;
+      }
       macOwner.set(mac, doc.name);
     }
     const current = await read(store, machineSchema, keys.machine(doc.name));
@@ -74,13 +78,13 @@ export async function applyDocuments(store: Store, keys: Keys, docs: Document[],
       }
       results.push({ kind: 'Machine', name: doc.name, result });
     } catch (e) {
-      if (e instanceof LpmosError && e.code === ErrorCode.Duplicate) details.push(...e.details);
-      else throw e;
+      if (!(e instanceof LpmosError && e.code === ErrorCode.Duplicate)) throw e;
+      details.push(...e.details);
+      duplicates += e.details.length;
     }
   }
   if (details.length) {
-    const dup = details.every((d) => d.message.includes('taken by') || d.message.includes('also given'));
-    throw new LpmosError(dup ? ErrorCode.Duplicate : ErrorCode.Validation, `${details.length} problem(s); nothing was written`, { details });
+    throw new LpmosError(duplicates === details.length ? ErrorCode.Duplicate : ErrorCode.Validation, `${details.length} problem(s); nothing was written`, { details });
   }
   if (ops.length === 0) return results;
   const needed = Math.max(compares.length, ops.length);

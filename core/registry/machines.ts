@@ -80,7 +80,7 @@ export async function machineWrite(
   for (const mac of next.macs) {
     const idx = await store.get(keys.macIndex(mac));
     if (idx && idx.value !== next.name) {
-      throw new LpmosError(ErrorCode.Duplicate, `MAC ${mac} already belongs to machine "${idx.value}"`, { details: [{ path: `machine/${next.name}: macs`, message: `${mac} is taken by "${idx.value}"` }] });
+      throw new LpmosError(ErrorCode.Duplicate, `MAC ${mac} already belongs to machine "${idx.value}"`, { details: [{ path: `machine/${next.name}: macs`, message: `MAC ${mac} already belongs to machine "${idx.value}"` }] });
     }
     compares.push({ key: keys.macIndex(mac), modRevision: idx?.modRevision ?? 0 });
     if (!idx) ops.push({ type: 'put', key: keys.macIndex(mac), value: next.name });

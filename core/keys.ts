@@ -33,6 +33,9 @@ export class Keys {
   macs(): string { return `${this.root}macs/`; }
   leases(): string { return `${this.root}leases/`; }
   lease(mac: string): string { return `${this.root}leases/${mac}`; }
+  /** Address index of DHCP leases: which MAC holds (or which decline quarantines) an address; CAS target. */
+  leaseAddresses(): string { return `${this.root}lease-addresses/`; }
+  leaseAddress(ip: string): string { return `${this.root}lease-addresses/${ip}`; }
   swarm(): string { return `${this.root}swarm/`; }
 
   /** Splits a key under machines/ into machine id and part (`identity`, `spec`, ...); undefined otherwise. */

@@ -1,6 +1,15 @@
 // One file per command group; add the group's register function here.
 import type { Command } from 'commander';
+import { addGlobalOptions } from '../context.ts';
+import { registerApplyCommand } from './apply.ts';
+import { registerMachineCommands } from './machine.ts';
+import { registerProfileCommands } from './profile.ts';
+import { registerSeedCommand } from './seed.ts';
 
 export function registerCommands(program: Command): void {
-  void program;
+  addGlobalOptions(program);
+  registerSeedCommand(program);
+  registerApplyCommand(program);
+  registerProfileCommands(program);
+  registerMachineCommands(program);
 }

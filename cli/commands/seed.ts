@@ -1,0 +1,87 @@
+// `lpmos seed`: runs the seed until SIGINT/SIGTERM.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parse } from 'yaml';
+import { resolveConfig } from '../../core/config.ts';
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
+import { createLogger } from '../../core/log.ts';
+import { seedConfigSchema, type SeedConfig } from '../../seed/config.ts';
+import { Seed } from '../../seed/seed.ts';
+
+async function readConfigFile(path: string | undefined): Promise<{ path: string; values: Record<string, unknown> } | undefined> {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new LpmosError(ErrorCode.Usage, `--config ${path}: ${(e as Error).message}`);
+  }
+  let values: unknown;
+  try {
+    values = parse(text);
+  } catch (e) {
+    throw new LpmosError(ErrorCode.Parse, `--config ${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (values === null || values === undefined) return { path, values: {} };
+  if (typeof values !== 'object' || Array.isArray(values)) throw new LpmosError(ErrorCode.Usage, `--config ${path}: expected a mapping of settings`);
+  return { path, values: values as Record<string, unknown> };
+}
+
+/** Only the values the user typed: defaults come from the schema, after file and environment. */
+function typedFlags(cmd: Command): Record<string, unknown> {
+  const opts = cmd.optsWithGlobals();
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const source = cmd.getOptionValueSourceWithGlobals(k);
+    if (source === 'cli') out[k] = v;
+  }
+  return out;
+}
+
+/** What an operator types next, printed once the seed is up. */
+function usageHint(config: SeedConfig): string {
+  const sd = `--state-dir ${config.stateDir}`;
+  return [
+    'seed is up. From another shell:',
+    `  npx lpmos ${sd} profile apply -f examples/profile-debian12-minimal.yaml`,
+    `  npx lpmos ${sd} apply -f examples/machines.yaml`,
+    `  npx lpmos ${sd} machine list`,
+    `  npx lpmos ${sd} machine list -o json`,
+    'Stop it with Ctrl-C.',
+  ].join('\n');
+}
+
+export async function runSeed(cmd: Command, onReady?: (seed: Seed) => Promise<void>): Promise<void> {
+  const flags = typedFlags(cmd);
+  const config = resolveConfig(seedConfigSchema, { flags, env: process.env, file: await readConfigFile(flags.config as string | undefined) });
+  const log = createLogger({ name: 'seed' });
+  const seed = new Seed(config, { logger: log });
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await seed.start(stop.signal);
+    if (onReady) await onReady(seed);
+    if (process.stderr.isTTY) process.stderr.write(`${usageHint(config)}\n`);
+    await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await seed.stop();
+    log.info('seed stopped');
+  }
+}
+
+export function registerSeedCommand(program: Command): void {
+  program
+    .command('seed')
+    .description('run the seed: a private etcd (or --etcd for an existing cluster); PXE services come with later releases')
+    .option('--config <file>', 'YAML file with settings named as the flags (state-dir: /srv/lpmos, site: dc1, …)')
+    .option('--etcd-binary <path>', 'etcd binary for the managed etcd (default /usr/bin/etcd)')
+    .addHelpText('after', '\nSettings: flags > LPMOS_* environment variables (LPMOS_STATE_DIR, LPMOS_SITE, …) > --config file > defaults.\nWithout --etcd the seed runs its own etcd with data under <state-dir>/etcd and stops it on exit.')
+    .action(async (_opts: unknown, cmd: Command) => runSeed(cmd));
+}

@@ -1,0 +1,83 @@
+// The seed: one process composing its parts (DESIGN §1). So far: the store — a managed private
+// etcd by default, or an existing cluster — and the state-dir file that tells local CLI commands
+// where it is. DHCP, TFTP and HTTP join here as they are built.
+import { ErrorCode, LpmosError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { Keys } from '../core/keys.ts';
+import type { Store } from '../core/store/store.ts';
+import { ManagedEtcd } from '../store/managed-etcd.ts';
+import { openStore, parseEtcdEndpoints, type OpenStoreOptions } from '../store/connect.ts';
+import type { SeedConfig } from './config.ts';
+import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
+
+export interface SeedDeps {
+  logger: Logger;
+}
+
+export class Seed {
+  readonly config: SeedConfig;
+  readonly keys: Keys;
+  readonly #log: Logger;
+  #etcd: ManagedEtcd | undefined;
+  #store: Store | undefined;
+  #endpoints: string[] = [];
+
+  constructor(config: SeedConfig, deps: SeedDeps) {
+    this.config = config;
+    this.keys = new Keys(config.prefix, config.site);
+    this.#log = deps.logger;
+  }
+
+  get store(): Store {
+    if (!this.#store) throw new LpmosError(ErrorCode.Internal, 'seed not started');
+    return this.#store;
+  }
+
+  get etcdEndpoints(): string[] {
+    return [...this.#endpoints];
+  }
+
+  get managedEtcd(): ManagedEtcd | undefined {
+    return this.#etcd;
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const c = this.config;
+    try {
+      if (c.etcd) {
+        this.#endpoints = parseEtcdEndpoints(c.etcd, '--etcd');
+      } else {
+        this.#etcd = new ManagedEtcd({ stateDir: c.stateDir, binary: c.etcdBinary, logger: this.#log });
+        await this.#etcd.start(signal);
+        this.#endpoints = this.#etcd.clientUrls;
+      }
+      const opts: OpenStoreOptions = {
+        endpoints: this.#endpoints,
+        logger: this.#log,
+        ...(c.etcdCa || c.etcdCert || c.etcdKey ? { tls: { ...(c.etcdCa ? { caFile: c.etcdCa } : {}), ...(c.etcdCert ? { certFile: c.etcdCert } : {}), ...(c.etcdKey ? { keyFile: c.etcdKey } : {}) } } : {}),
+        ...(c.etcdUser !== undefined && c.etcdPassword !== undefined ? { auth: { username: c.etcdUser, password: c.etcdPassword } } : {}),
+        ...(signal ? { signal } : {}),
+      };
+      this.#store = await openStore(opts);
+      await writeSeedInfo(c.stateDir, {
+        pid: process.pid,
+        site: c.site,
+        prefix: c.prefix,
+        startedAt: new Date().toISOString(),
+        etcd: { endpoints: this.#endpoints, managed: this.#etcd !== undefined },
+      });
+      this.#log.info({ etcd: this.#endpoints, managed: this.#etcd !== undefined, site: c.site, stateDir: c.stateDir }, 'seed ready');
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await removeSeedInfo(this.config.stateDir).catch(() => undefined);
+    await this.#store?.close().catch(() => undefined);
+    this.#store = undefined;
+    await this.#etcd?.stop();
+    this.#etcd = undefined;
+  }
+}

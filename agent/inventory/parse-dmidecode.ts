@@ -14,6 +14,9 @@ export interface DmiRecord {
 }
 
 const HANDLE = /^\s*Handle (0x[0-9A-Fa-f]+), DMI type (\d+)/;
+// dmidecode 2.8 and older: `Handle 0x0001` alone, then `\tDMI type 1, 25 bytes.` on the next line
+const OLD_HANDLE = /^\s*Handle (0x[0-9A-Fa-f]+)\s*$/;
+const OLD_TYPE = /^\s*DMI type (\d+)/;
 
 export function dmiRecords(output: string): DmiRecord[] {
   const records: DmiRecord[] = [];
@@ -43,7 +46,19 @@ export function dmiRecords(output: string): DmiRecord[] {
       lines = [];
       continue;
     }
+    const old = OLD_HANDLE.exec(line);
+    if (old) {
+      finish();
+      cur = { handle: old[1] ?? '', type: Number.NaN, name: '', props: new Map() };
+      lines = [];
+      continue;
+    }
     if (!cur) continue;
+    if (Number.isNaN(cur.type)) {
+      const t = OLD_TYPE.exec(line);
+      if (t) cur.type = Number(t[1]);
+      continue;
+    }
     if (cur.name === '' && line.trim() !== '') {
       cur.name = line.trim();
       continue;

@@ -13,7 +13,8 @@ export function parseEthtoolDriver(text: string): EthtoolDriver {
   const f = keyValueLines(text);
   const v = (k: string): string | null => {
     const x = f.get(k);
-    return x === undefined || x === '' ? null : x;
+    // bridges and other software links print "N/A"
+    return x === undefined || x === '' || x === 'N/A' ? null : x;
   };
   return { driver: v('driver'), version: v('version'), firmware: v('firmware-version'), busInfo: v('bus-info') };
 }

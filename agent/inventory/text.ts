@@ -19,7 +19,8 @@ const PLACEHOLDERS = new Set([
 /** Trimmed, inner whitespace squeezed; null for empty strings and known placeholders. */
 export function clean(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  const v = value.replace(/\s+/g, ' ').trim();
+  // Fixed-width SMBIOS fields come padded with spaces or with a run of dots (`ERC410M......`).
+  const v = value.replace(/\s+/g, ' ').trim().replace(/(\S)\.{3,}$/, '$1');
   if (v === '') return null;
   const lower = v.toLowerCase();
   if (PLACEHOLDERS.has(lower)) return null;
@@ -62,6 +63,7 @@ export function cleanUuid(value: string | null | undefined): string | null {
   if (!v || !UUID.test(v)) return null;
   const hex = v.replace(/-/g, '');
   if (/^0+$/.test(hex) || /^f+$/.test(hex)) return null;
-  if (v === '03000200-0400-0500-0006-000700080009') return null;
+  // Template values of AMI BIOS images that were never given a real UUID.
+  if (v === '03000200-0400-0500-0006-000700080009' || v === '00020003-0004-0005-0006-000700080009') return null;
   return v;
 }

@@ -6,7 +6,10 @@ import { ErrorCode, LpmosError } from '../core/errors.ts';
 import { DEFAULT_PREFIX, DEFAULT_SITE, isValidName, Keys, NAME_RULE } from '../core/keys.ts';
 import type { Store } from '../core/store/store.ts';
 import { defaultStateDir, readSeedInfo } from '../seed/state-dir.ts';
-import { openStore, parseEtcdEndpoints, type OpenStoreOptions } from '../store/connect.ts';
+import type { OpenStoreOptions } from '../store/connect.ts';
+
+// The etcd client (gRPC) is loaded only by commands that talk to the store: `--help` stays fast.
+const connect = () => import('../store/connect.ts');
 
 export interface GlobalOptions {
   etcd?: string;
@@ -42,7 +45,8 @@ export interface Context {
 }
 
 /** The etcd connection from flags or LPMOS_ETCD_* variables. */
-export function etcdOptionsFrom(o: GlobalOptions, endpointsText: string): OpenStoreOptions {
+export async function etcdOptionsFrom(o: GlobalOptions, endpointsText: string): Promise<OpenStoreOptions> {
+  const { parseEtcdEndpoints } = await connect();
   const env = process.env;
   const caFile = o.etcdCa ?? env.LPMOS_ETCD_CA;
   const certFile = o.etcdCert ?? env.LPMOS_ETCD_CERT;
@@ -77,7 +81,8 @@ export async function openContext(cmd: Command): Promise<Context> {
   }
   if (site !== undefined && !isValidName(site)) throw new LpmosError(ErrorCode.Usage, `--site "${site}": a site name is ${NAME_RULE}`);
   if (prefix !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(prefix)) throw new LpmosError(ErrorCode.Usage, `--prefix "${prefix}": must start with "/" and hold only letters, digits, ".", "_", "-", "/"`);
-  const store = await openStore(etcdOptionsFrom(o, endpoints));
+  const { openStore } = await connect();
+  const store = await openStore(await etcdOptionsFrom(o, endpoints));
   return { store, keys: new Keys(prefix ?? DEFAULT_PREFIX, site ?? DEFAULT_SITE), ...(maxTxnOps ? { maxTxnOps } : {}), close: () => store.close() };
 }
 

@@ -6,7 +6,7 @@ import { resolveConfig } from '../../core/config.ts';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { seedConfigSchema, type SeedConfig } from '../../seed/config.ts';
-import { Seed } from '../../seed/seed.ts';
+import type { Seed } from '../../seed/seed.ts';
 
 async function readConfigFile(path: string | undefined): Promise<{ path: string; values: Record<string, unknown> } | undefined> {
   if (!path) return undefined;
@@ -55,6 +55,7 @@ export async function runSeed(cmd: Command, onReady?: (seed: Seed) => Promise<vo
   const flags = typedFlags(cmd);
   const config = resolveConfig(seedConfigSchema, { flags, env: process.env, file: await readConfigFile(flags.config as string | undefined) });
   const log = createLogger({ name: 'seed' });
+  const { Seed } = await import('../../seed/seed.ts');
   const seed = new Seed(config, { logger: log });
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.ts';
 import { registerApplyCommand } from './apply.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerMachineCommands } from './machine.ts';
 import { registerProfileCommands } from './profile.ts';
 import { registerSeedCommand } from './seed.ts';
@@ -9,6 +10,7 @@ import { registerSeedCommand } from './seed.ts';
 export function registerCommands(program: Command): void {
   addGlobalOptions(program);
   registerSeedCommand(program);
+  registerDemoCommand(program);
   registerApplyCommand(program);
   registerProfileCommands(program);
   registerMachineCommands(program);

@@ -1,0 +1,213 @@
+// The seed's TFTP server (RFC 1350, 2347, 2348, 2349, 7440): read-only, confined to its root,
+// one socket per transfer. Requests arrive on the well-known port; each accepted read request gets
+// its own Session on a fresh port. Nothing a client sends can throw out of the receive loop.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { LpmosError, ErrorCode } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import { tftpConfigSchema, type TftpConfig, type TftpConfigInput } from './config.ts';
+import { memorySource, NETASCII_MAX, openUnderRoot, resolveRoot, toNetascii, type FileSource, type OpenResult } from './files.ts';
+import { newMetrics, type TftpMetrics } from './metrics.ts';
+import { mtuOfAddress } from './mtu.ts';
+import { DATAGRAM_OVERHEAD, MAX_BLKSIZE, negotiate } from './options.ts';
+import { decode, encodeError, TftpErrorCode, type Request } from './packet.ts';
+import { checkPath } from './paths.ts';
+import { Session } from './session.ts';
+
+/** Files made on request (per-machine boot menus), consulted before the static root. */
+export interface DynamicFiles {
+  /** The file's bytes, or undefined when this provider does not make `path`. */
+  resolve(path: string, client: { address: string }, signal: AbortSignal): Promise<Buffer | undefined>;
+}
+
+export interface TftpDeps {
+  log: Logger;
+  dynamic?: DynamicFiles;
+  /** Aborting it stops the server like stop(). */
+  signal?: AbortSignal;
+}
+
+export class TftpServer {
+  readonly config: TftpConfig;
+  readonly metrics: TftpMetrics = newMetrics();
+  readonly #deps: TftpDeps;
+  #socket: Socket | undefined;
+  #root = '';
+  readonly #stop = new AbortController();
+  /** Clients (address:port) with a transfer in progress or being set up: a repeated RRQ is ignored. */
+  readonly #clients = new Set<string>();
+  readonly #sessions = new Set<Promise<unknown>>();
+
+  constructor(config: TftpConfig, deps: TftpDeps) {
+    this.config = config;
+    this.#deps = deps;
+  }
+
+  async start(): Promise<void> {
+    try {
+      this.#root = await resolveRoot(this.config.root);
+    } catch (e) {
+      throw new LpmosError(ErrorCode.Validation, `--tftp-root ${this.config.root}: ${(e as Error).message}`, { cause: e });
+    }
+    const socket = createSocket({ type: 'udp4' });
+    socket.on('message', (msg, rinfo) => {
+      try {
+        this.#onRequest(msg, rinfo);
+      } catch (e) {
+        this.metrics.dropped++;
+        this.#deps.log.warn({ err: e, client: rinfo.address }, 'tftp: request handler failed');
+      }
+    });
+    socket.on('error', (e) => this.#deps.log.warn({ err: e }, 'tftp: socket error'));
+    socket.bind({ address: this.config.address, port: this.config.port, exclusive: true });
+    try {
+      await Promise.race([once(socket, 'listening'), once(socket, 'error').then(([e]) => Promise.reject(e as Error))]);
+    } catch (e) {
+      socket.close();
+      throw new LpmosError(ErrorCode.Unavailable, `tftp: cannot bind ${this.config.address}:${this.config.port}: ${(e as Error).message}`, { cause: e });
+    }
+    this.#socket = socket;
+    this.#deps.signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    this.#deps.log.info({ address: this.config.address, port: this.port, root: this.#root }, 'tftp server listening');
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return this.#socket?.address().port ?? this.config.port;
+  }
+
+  /** Stops accepting requests, aborts transfers in progress (they get ERROR 0) and waits for them. */
+  async stop(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#socket = undefined;
+    this.#stop.abort();
+    socket.close();
+    await Promise.allSettled([...this.#sessions]);
+  }
+
+  #reply(rinfo: RemoteInfo, code: TftpErrorCode, message: string): void {
+    this.metrics.errors++;
+    this.#socket?.send(encodeError(code, message), rinfo.port, rinfo.address, () => undefined);
+  }
+
+  #onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+    const p = decode(msg);
+    switch (p.op) {
+      case 'rrq':
+        break;
+      case 'wrq':
+        this.#deps.log.info({ client: rinfo.address, file: p.filename }, 'tftp: write request refused');
+        this.#reply(rinfo, TftpErrorCode.AccessViolation, 'read-only server: write requests are refused');
+        return;
+      case 'invalid':
+        this.metrics.dropped++;
+        // Answer only malformed requests: junk of other kinds is not reflected back.
+        if (p.nulInFilename) this.#reply(rinfo, TftpErrorCode.AccessViolation, 'NUL byte in file name');
+        else if (msg.length >= 2 && (msg[1] === 1 || msg[1] === 2) && msg[0] === 0) this.#reply(rinfo, TftpErrorCode.IllegalOperation, p.reason);
+        return;
+      default:
+        // DATA/ACK/ERROR/OACK belong to a transfer port, not the request port.
+        this.metrics.dropped++;
+        return;
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (this.#clients.has(key)) return; // a retransmitted RRQ: the transfer is already answering
+    if (this.#clients.size >= this.config.maxTransfers) {
+      this.metrics.busy++;
+      this.#deps.log.warn({ client: key, file: p.filename, limit: this.config.maxTransfers }, 'tftp: too many transfers, request refused');
+      this.#reply(rinfo, TftpErrorCode.NotDefined, `server busy: ${this.config.maxTransfers} transfers in progress, try again later`);
+      return;
+    }
+    this.#clients.add(key);
+    this.metrics.active = this.#clients.size;
+    const run = this.#serve(p, rinfo)
+      .catch((e: unknown) => this.#deps.log.warn({ err: e, client: key }, 'tftp: transfer failed'))
+      .finally(() => {
+        this.#clients.delete(key);
+        this.metrics.active = this.#clients.size;
+        this.#sessions.delete(run);
+      });
+    this.#sessions.add(run);
+  }
+
+  async #open(req: Request, rinfo: RemoteInfo): Promise<OpenResult> {
+    if (req.mode === 'mail') return { ok: false, code: TftpErrorCode.IllegalOperation, reason: 'mail mode is not supported' };
+    const checked = checkPath(req.filename);
+    if (!checked.ok) return checked;
+    let source: FileSource | undefined;
+    const dyn = await this.#deps.dynamic?.resolve(checked.path, { address: rinfo.address }, this.#stop.signal);
+    if (dyn) source = memorySource(dyn);
+    else {
+      const opened = await openUnderRoot(this.#root, checked.path);
+      if (!opened.ok) return opened;
+      source = opened.source;
+    }
+    if (req.mode === 'netascii') {
+      // RFC 1350 netascii: converted in memory; boot loaders use octet, this is for people.
+      const s = source;
+      if (s.size > NETASCII_MAX) {
+        await s.close();
+        return { ok: false, code: TftpErrorCode.NotDefined, reason: 'file too large for netascii mode, use octet' };
+      }
+      const all = await s.read(0, s.size).finally(() => s.close());
+      source = memorySource(toNetascii(all));
+    }
+    return { ok: true, source };
+  }
+
+  async #serve(req: Request, rinfo: RemoteInfo): Promise<void> {
+    const log = this.#deps.log;
+    const opened = await this.#open(req, rinfo);
+    if (!opened.ok) {
+      log.info({ client: `${rinfo.address}:${rinfo.port}`, file: req.filename, code: opened.code, reason: opened.reason }, 'tftp: request refused');
+      this.#reply(rinfo, opened.code, opened.code === TftpErrorCode.FileNotFound ? 'file not found' : opened.reason);
+      return;
+    }
+    const source = opened.source;
+    if (this.#stop.signal.aborted) {
+      await source.close();
+      return;
+    }
+    const socket = createSocket({ type: 'udp4' });
+    try {
+      socket.bind({ address: this.config.address, port: 0 });
+      await once(socket, 'listening');
+      socket.connect(rinfo.port, rinfo.address);
+      await once(socket, 'connect');
+    } catch (e) {
+      socket.close();
+      await source.close();
+      throw e;
+    }
+    const mtu = mtuOfAddress(socket.address().address);
+    const maxBlksize = Math.min(this.config.maxBlksize, mtu ? mtu - DATAGRAM_OVERHEAD : MAX_BLKSIZE);
+    const negotiated = negotiate(req.options, source.size, { maxBlksize, maxWindowsize: this.config.maxWindowsize, defaultTimeoutMs: this.config.timeoutMs });
+    this.metrics.transfers++;
+    await new Session({
+      socket,
+      client: { address: rinfo.address, port: rinfo.port },
+      file: req.filename,
+      source,
+      negotiated,
+      retries: this.config.retries,
+      deadlineMs: this.config.deadlineMs,
+      log,
+      metrics: this.metrics,
+      signal: this.#stop.signal,
+    }).run();
+  }
+}
+
+/** Validates the config (errors name the flag), binds and returns the running server. */
+export async function startTftp(config: TftpConfigInput, deps: TftpDeps): Promise<TftpServer> {
+  const parsed = tftpConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new LpmosError(ErrorCode.Validation, 'invalid TFTP configuration', {
+      details: parsed.error.issues.map((i) => ({ path: `tftp.${i.path.join('.')}`, message: i.message })),
+    });
+  }
+  const server = new TftpServer(parsed.data, deps);
+  await server.start();
+  return server;
+}

@@ -23,7 +23,17 @@ setup_apt() {
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
     # Services some packages ship (etcd, dnsmasq, tftpd-hpa) must not start on their own: LPMOS starts its own.
-    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # RUNLEVEL=1 only helps where systemd is not running; under systemd, invoke-rc.d and deb-systemd-invoke
+    # ignore it, and only a policy-rc.d answering 101 ("forbidden") keeps e.g. tftpd-hpa off port 69.
+    local policy=/usr/sbin/policy-rc.d added='' rc=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# temporary, from lpmos scripts/setup.sh: no service starts during this install\nexit 101\n' | as_root tee "$policy" >/dev/null
+      as_root chmod 755 "$policy"
+      added=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    if [ -n "$added" ]; then as_root rm -f "$policy"; fi
+    [ "$rc" = 0 ] || { say "apt-get install failed ($rc)"; exit "$rc"; }
   fi
 }
 

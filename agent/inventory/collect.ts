@@ -18,6 +18,7 @@ import { parseLspci, type PciDevice } from './parse-lspci.ts';
 import { parseMeminfo } from './parse-meminfo.ts';
 import { parseSysfsDmi, SYSFS_DMI_FILES, type SysfsDmiFiles } from './parse-sysfs-dmi.ts';
 import { runTool, type ToolResult } from './run.ts';
+import { chooseVirt, virtFromDmi, virtFromLscpu } from './virt-fallback.ts';
 
 export interface CollectOptions {
   signal?: AbortSignal;
@@ -70,8 +71,8 @@ async function readText(path: string): Promise<string | null> {
   }
 }
 
-async function cpu(ctx: Ctx): Promise<Cpu | null> {
-  return fromTool(ctx, 'lscpu', ['-J'], parseLscpu);
+async function cpu(ctx: Ctx): Promise<{ cpu: Cpu; virt: string | null } | null> {
+  return fromTool(ctx, 'lscpu', ['-J'], (out) => ({ cpu: parseLscpu(out), virt: virtFromLscpu(out) }));
 }
 
 async function memTotal(ctx: Ctx, proc: string): Promise<number | null> {
@@ -195,8 +196,10 @@ export async function collectInventory(opts: CollectOptions = {}): Promise<Inven
   if (bootMode === null) note(ctx, join(sys, 'firmware'), 'missing');
   if (!dmi && !sdmi) note(ctx, join(sys, 'class', 'dmi', 'id'), 'missing');
   opts.signal?.throwIfAborted();
+  const system = dmi?.found ? dmi.dmi.system : sdmi?.system;
+  const virtualization = chooseVirt(vm, lscpu?.virt ?? null, virtFromDmi(system?.vendor ?? null, system?.product ?? null));
   return assembleInventory({
-    collectedAt, lscpu, memTotalBytes: mem, dmidecode: dmi, sysfsDmi: sdmi, disks: diskList, nics: nicList, pci: pciList,
-    virtualization: vm, container, bootMode, unknown: ctx.unknown,
+    collectedAt, lscpu: lscpu?.cpu ?? null, memTotalBytes: mem, dmidecode: dmi, sysfsDmi: sdmi, disks: diskList, nics: nicList, pci: pciList,
+    virtualization, container, bootMode, unknown: ctx.unknown,
   });
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parseLscpu, lscpuFields } from '../../agent/inventory/parse-lscpu.ts';
 import { parseMeminfo } from '../../agent/inventory/parse-meminfo.ts';
 import { parseDetectVirt } from '../../agent/inventory/parse-detect-virt.ts';
+import { chooseVirt, virtFromDmi, virtFromLscpu } from '../../agent/inventory/virt-fallback.ts';
 import { fixture } from './inventory-fixture.ts';
 
 test('lscpu -J of this KVM guest: 1 socket, 2 cores, 2 threads', () => {
@@ -57,4 +58,17 @@ test('systemd-detect-virt: first identifier, "none" kept, garbage rejected', () 
   assert.equal(parseDetectVirt('none\n'), 'none');
   assert.equal(parseDetectVirt(''), null);
   assert.equal(parseDetectVirt('Failed to check for virtualization: Permission denied\n'), null);
+});
+
+test('virtualization without systemd-detect-virt: CPUID hypervisor vendor from lscpu, then SMBIOS', () => {
+  assert.equal(virtFromLscpu(fixture('lscpu/local-kvm-epyc-2cpu.json')), 'kvm');
+  assert.equal(virtFromLscpu(fixture('lscpu/ipa-xeon-e5-2609-flat.txt')), null, 'no Flags line captured: cannot tell');
+  assert.equal(virtFromLscpu(fixture('lscpu/scaleway-2socket-e5-2620v3.txt')), 'none', 'bare metal: no hypervisor flag');
+  assert.equal(virtFromDmi('QEMU', 'Standard PC (Q35 + ICH9, 2009)'), 'qemu');
+  assert.equal(virtFromDmi('Dell Inc.', 'PowerEdge R310'), null);
+  assert.equal(chooseVirt('kvm', 'none', null), 'kvm', 'systemd-detect-virt wins');
+  assert.equal(chooseVirt(null, 'kvm', 'qemu'), 'kvm');
+  assert.equal(chooseVirt(null, 'vm-other', 'qemu'), 'qemu', 'TCG guests: CPUID has no vendor, SMBIOS says QEMU');
+  assert.equal(chooseVirt(null, 'none', null), 'none');
+  assert.equal(chooseVirt(null, null, null), null);
 });

@@ -132,7 +132,7 @@ export const dhcpConfigSchema = dhcpFlagsSchema.transform((f, ctx): DhcpConfig =
   if (f.interface) cfg.interface = f.interface;
   if (f.dhcp === 'off') return cfg;
   // Safety (issue 3): DHCP only on an interface the operator names.
-  if (!f.interface) issue('interface', `--dhcp ${f.dhcp} needs --interface: the seed never answers DHCP on an interface nobody named`);
+  // Without --interface DHCP stays off (startDhcp says so): never default into answering DHCP.
   if (!f.address) issue('address', `--dhcp ${f.dhcp} needs --address (the seed's address on the provisioning network)`);
   if (f.dhcp === 'full') {
     if (subnets.length === 0) issue('dhcpRange', '--dhcp full needs at least one --dhcp-range START-END');

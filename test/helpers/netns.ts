@@ -4,6 +4,8 @@
 // namespace deletes the links inside it; processes are started in their own process group
 // (setsid) and stopped by group id, because `ip netns exec` forks.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import koffi from 'koffi';
 
 export interface RunResult { stdout: string; stderr: string; code: number }
 
@@ -55,6 +57,23 @@ export class Lab {
       const err = e as { stdout?: string; stderr?: string; status?: number };
       return { stdout: String(err.stdout ?? ''), stderr: String(err.stderr ?? ''), code: err.status ?? 1 };
     }
+  }
+
+  /**
+   * Runs a command in a namespace without blocking the event loop (use this whenever a server in
+   * this process must answer the command); resolves with its result, killing it after `timeoutMs`.
+   */
+  run(ns: string, argv: string[], timeoutMs = 30_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      const t = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+      child.once('error', (e) => { clearTimeout(t); resolve({ stdout, stderr: stderr + String(e), code: -1 }); });
+      child.once('close', (code) => { clearTimeout(t); resolve({ stdout, stderr, code: code ?? -1 }); });
+    });
   }
 
   /**
@@ -147,5 +166,36 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | Promise
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+// --- Running code inside a namespace from this process -------------------------------------------
+// setns(2) switches the calling thread only. Sockets keep the namespace they were created in, so a
+// test can create a socket inside a namespace synchronously and switch straight back: the event
+// loop (this same thread) never runs in between.
+const CLONE_NEWNET = 0x40000000;
+let setnsFn: ((fd: number, nstype: number) => number) | undefined;
+
+export function inNetns<T>(ns: string, fn: () => T): T {
+  setnsFn ??= koffi.load('libc.so.6').func('int setns(int, int)') as (fd: number, nstype: number) => number;
+  const self = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/var/run/netns/${ns}`, 'r');
+  try {
+    if (setnsFn(target, CLONE_NEWNET) !== 0) throw new Error(`setns into ${ns} failed (errno ${koffi.errno()})`);
+    let r: T;
+    try {
+      r = fn();
+    } finally {
+      // Failing to switch back would leave the whole process in the test's namespace: stop hard.
+      if (setnsFn(self, CLONE_NEWNET) !== 0) {
+        process.stderr.write(`setns back from ${ns} failed (errno ${koffi.errno()})\n`);
+        process.exit(70);
+      }
+    }
+    if (r instanceof Promise) throw new Error('inNetns needs a synchronous function');
+    return r;
+  } finally {
+    closeSync(target);
+    closeSync(self);
   }
 }

@@ -13,7 +13,7 @@ export interface MachineView {
   machine: Machine;
   spec?: Spec;
   status?: Status;
-  /** Inventory as stored; its schema belongs to the agent's inventory model. */
+  /** Inventory as stored (only from getMachine); its schema belongs to the agent's inventory model. */
   inventory?: unknown;
   revisions: { machine: number; spec: number; status: number; inventory: number };
 }
@@ -39,9 +39,6 @@ export function groupMachines(keys: Keys, kvs: KeyValue[]): MachineView[] {
     } else if (k.part === 'status') {
       v.status = decode(statusSchema, kv);
       v.revisions.status = kv.modRevision;
-    } else if (k.part === 'inventory') {
-      v.inventory = JSON.parse(kv.value) as unknown;
-      v.revisions.inventory = kv.modRevision;
     }
   }
   return [...byId.values()].filter((v): v is MachineView => v.machine !== undefined);
@@ -53,10 +50,14 @@ export async function listMachines(store: Store, keys: Keys): Promise<MachineVie
 }
 
 export async function getMachine(store: Store, keys: Keys, name: string): Promise<MachineView> {
-  const [identity, rest] = await Promise.all([store.get(keys.machine(name)), store.list(keys.machineChildren(name))]);
+  const [identity, rest, inventory] = await Promise.all([store.get(keys.machine(name)), store.list(keys.machineChildren(name)), store.get(keys.inventory(name))]);
   if (!identity) throw new LpmosError(ErrorCode.NotFound, `machine "${name}" does not exist`);
   const [view] = groupMachines(keys, [identity, ...rest.kvs]);
   if (!view) throw new LpmosError(ErrorCode.NotFound, `machine "${name}" does not exist`);
+  if (inventory) {
+    view.inventory = JSON.parse(inventory.value) as unknown;
+    view.revisions.inventory = inventory.modRevision;
+  }
   return view;
 }
 
@@ -155,6 +156,7 @@ export async function deleteMachine(store: Store, keys: Keys, name: string): Pro
   const ops: Operation[] = [
     { type: 'delete', key: keys.machine(name) },
     { type: 'deletePrefix', prefix: keys.machineChildren(name) },
+    { type: 'delete', key: keys.inventory(name) },
     ...current.value.macs.map((mac): Operation => ({ type: 'delete', key: keys.macIndex(mac) })),
   ];
   const r = await store.txn([{ key: keys.machine(name), modRevision: current.modRevision }], ops);

@@ -25,7 +25,7 @@ export interface DhcpDeps {
   /** Defaults to the store-backed machine index. */
   machines?: MachinePort;
   /** Opens the sockets; defaults to SO_BINDTODEVICE sockets on `config.interface`. */
-  openSocket?: (port: number) => Promise<dgram.Socket>;
+  openSocket?: (port: number, address?: string) => Promise<dgram.Socket>;
 }
 
 export const COUNTERS = [
@@ -80,8 +80,10 @@ export class DhcpServer {
       await this.#ownMachines?.start(signal);
       const ports = c.mode === 'proxy' ? [c.serverPort, c.proxyPort] : [c.serverPort];
       for (const port of ports) {
-        const open = this.#deps.openSocket ?? ((p: number) => openDeviceSocket({ iface: c.interface!, port: p }));
-        const sock = await open(port);
+        const open = this.#deps.openSocket ?? ((p: number, address?: string) => openDeviceSocket({ iface: c.interface!, port: p, ...(address ? { address } : {}) }));
+        // Port 4011 is unicast only (PXE boot server discovery): bound to the seed's address, so
+        // replies leave from the address the client asked, even when it is not the primary one.
+        const sock = await open(port, port === c.proxyPort ? c.address : undefined);
         sock.on('message', (buf, rinfo) => this.#receive(port, buf, rinfo));
         sock.on('error', (e) => { this.counters.errors++; this.#log.error({ err: e, port }, 'dhcp: socket error'); });
         this.#sockets.set(port, sock);

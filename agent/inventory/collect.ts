@@ -18,6 +18,7 @@ import { parseLspci, type PciDevice } from './parse-lspci.ts';
 import { parseMeminfo } from './parse-meminfo.ts';
 import { parseSysfsDmi, SYSFS_DMI_FILES, type SysfsDmiFiles } from './parse-sysfs-dmi.ts';
 import { runTool, type ToolResult } from './run.ts';
+import { clean } from './text.ts';
 import { chooseVirt, virtFromDmi, virtFromLscpu } from './virt-fallback.ts';
 
 export interface CollectOptions {
@@ -116,9 +117,23 @@ async function diskByPath(ctx: Ctx, dev: string): Promise<Map<string, string>> {
   return byPathMap(links.filter((l) => l.target !== ''));
 }
 
-async function disks(ctx: Ctx, dev: string): Promise<Disk[] | null> {
+/**
+ * lsblk takes serials from the udev database; without udev (early ramdisk, containers) virtio-blk
+ * and NVMe still publish them in sysfs (`serial`, `device/serial`).
+ */
+async function sysfsSerial(sys: string, name: string): Promise<string | null> {
+  for (const f of [join(sys, 'block', name, 'serial'), join(sys, 'block', name, 'device', 'serial')]) {
+    const v = clean(await readText(f));
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+async function disks(ctx: Ctx, dev: string, sys: string): Promise<Disk[] | null> {
   const byPath = await diskByPath(ctx, dev);
-  return fromTool(ctx, 'lsblk', ['-J', '-b', '-d', '-o', LSBLK_COLUMNS], (out) => parseLsblk(out, byPath));
+  const list = await fromTool(ctx, 'lsblk', ['-J', '-b', '-d', '-o', LSBLK_COLUMNS], (out) => parseLsblk(out, byPath));
+  if (list === null) return null;
+  return Promise.all(list.map(async (d) => (d.serial === null ? { ...d, serial: await sysfsSerial(sys, d.name) } : d)));
 }
 
 /** Driver and link facts from sysfs, for when ethtool is missing. */
@@ -188,7 +203,7 @@ export async function collectInventory(opts: CollectOptions = {}): Promise<Inven
   const dev = opts.devRoot ?? '/dev';
   const collectedAt = (opts.now ?? (() => new Date()))().toISOString();
   const [lscpu, mem, dmi, sdmi, diskList, nicList, pciList, vm, container] = await Promise.all([
-    cpu(ctx), memTotal(ctx, proc), dmidecode(ctx), sysfsDmi(ctx, sys), disks(ctx, dev), nics(ctx, proc, sys), pci(ctx),
+    cpu(ctx), memTotal(ctx, proc), dmidecode(ctx), sysfsDmi(ctx, sys), disks(ctx, dev, sys), nics(ctx, proc, sys), pci(ctx),
     virt(ctx, '--vm'), virt(ctx, '--container'),
   ]);
   // Firmware-provided EFI runtime: the kernel creates /sys/firmware/efi only when booted by UEFI.

@@ -36,6 +36,10 @@ test('inventory of this machine validates and matches free, nproc, /sys/block an
   for (const d of inv.disks) {
     const sectors = Number(readFileSync(`/sys/block/${d.name}/size`, 'utf8').trim());
     assert.equal(d.sizeBytes, sectors * 512, `${d.name}: size from /sys/block (512-byte units)`);
+    const serialFile = `/sys/block/${d.name}/serial`;
+    if (existsSync(serialFile) && readFileSync(serialFile, 'utf8').trim() !== '') {
+      assert.equal(d.serial, readFileSync(serialFile, 'utf8').trim(), `${d.name}: serial as sysfs has it`);
+    }
   }
 
   const eth = inv.nics.filter((n) => n.kind === 'physical');

@@ -20,6 +20,8 @@ export const tftpConfigSchema = z.strictObject({
   deadlineMs: z.number().int().min(100).default(10 * 60_000),
   /** Upper bound for blksize in addition to the path MTU (RFC 2348). */
   maxBlksize: z.number().int().min(MIN_BLKSIZE).max(MAX_BLKSIZE).default(MAX_BLKSIZE),
+  /** Time allowed to render a dynamic file (a store lookup); past it the client gets ERROR 0. */
+  renderTimeoutMs: z.number().int().min(10).default(3000),
   /** Largest window granted (RFC 7440). */
   maxWindowsize: z.number().int().min(1).max(65535).default(64),
 });

@@ -12,6 +12,12 @@ export interface FileSource {
   close(): Promise<void>;
 }
 
+/** Files made on request (per-machine boot menus), consulted before the static root. */
+export interface DynamicFiles {
+  /** The file's bytes, or undefined when this provider does not make `path` (then the static root is tried). */
+  resolve(path: string, client: { address: string }, signal: AbortSignal): Promise<Buffer | undefined>;
+}
+
 export type OpenResult = { ok: true; source: FileSource } | { ok: false; code: TftpErrorCode; reason: string };
 
 export function memorySource(data: Buffer): FileSource {

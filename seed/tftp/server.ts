@@ -6,19 +6,15 @@ import { once } from 'node:events';
 import { LpmosError, ErrorCode } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { tftpConfigSchema, type TftpConfig, type TftpConfigInput } from './config.ts';
-import { memorySource, NETASCII_MAX, openUnderRoot, resolveRoot, toNetascii, type FileSource, type OpenResult } from './files.ts';
+import { memorySource, NETASCII_MAX, openUnderRoot, resolveRoot, toNetascii, type DynamicFiles, type FileSource, type OpenResult } from './files.ts';
+
+export type { DynamicFiles };
 import { newMetrics, type TftpMetrics } from './metrics.ts';
 import { mtuOfAddress } from './mtu.ts';
 import { DATAGRAM_OVERHEAD, MAX_BLKSIZE, negotiate } from './options.ts';
 import { decode, encodeError, TftpErrorCode, type Request } from './packet.ts';
 import { checkPath } from './paths.ts';
 import { Session } from './session.ts';
-
-/** Files made on request (per-machine boot menus), consulted before the static root. */
-export interface DynamicFiles {
-  /** The file's bytes, or undefined when this provider does not make `path`. */
-  resolve(path: string, client: { address: string }, signal: AbortSignal): Promise<Buffer | undefined>;
-}
 
 export interface TftpDeps {
   log: Logger;
@@ -136,7 +132,14 @@ export class TftpServer {
     const checked = checkPath(req.filename);
     if (!checked.ok) return checked;
     let source: FileSource | undefined;
-    const dyn = await this.#deps.dynamic?.resolve(checked.path, { address: rinfo.address }, this.#stop.signal);
+    let dyn: Buffer | undefined;
+    try {
+      dyn = await this.#deps.dynamic?.resolve(checked.path, { address: rinfo.address }, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.config.renderTimeoutMs)]));
+    } catch (e) {
+      // e.g. the store is unreachable: the client gets an error now instead of a timeout later
+      this.#deps.log.warn({ err: e, file: checked.path, client: rinfo.address }, 'tftp: rendering a dynamic file failed');
+      return { ok: false, code: TftpErrorCode.NotDefined, reason: `cannot render ${checked.path}` };
+    }
     if (dyn) source = memorySource(dyn);
     else {
       const opened = await openUnderRoot(this.#root, checked.path);

@@ -45,7 +45,9 @@ function note(ctx: Ctx, source: string, reason: string): void {
 }
 
 async function tool(ctx: Ctx, cmd: string, args: string[], okExitCodes: number[] = []): Promise<ToolResult> {
-  return runTool(cmd, args, { timeoutMs: ctx.timeoutMs, okExitCodes, ...(ctx.opts.signal ? { signal: ctx.opts.signal } : {}), ...(ctx.opts.env ? { env: ctx.opts.env } : {}) });
+  // The parsers read English field names ("Socket(s):", "Speed:"): no translated output.
+  const env = { ...(ctx.opts.env ?? process.env), LC_ALL: 'C', LANG: 'C' };
+  return runTool(cmd, args, { timeoutMs: ctx.timeoutMs, okExitCodes, env, ...(ctx.opts.signal ? { signal: ctx.opts.signal } : {}) });
 }
 
 /** Runs a tool and parses its output; any failure, including a parser's, becomes an `unknown` entry. */

@@ -33,7 +33,8 @@ export function runTool(cmd: string, args: readonly string[], opts: RunOptions):
     execFile(
       cmd,
       [...args],
-      { signal, env: opts.env ?? process.env, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
+      // SIGKILL: a tool past its limit (dmidecode on a wedged BMC, lspci on a broken bus) gets no second chance
+      { signal, killSignal: 'SIGKILL', env: opts.env ?? process.env, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
       (err, stdout, stderr) => {
         if (!err) {
           resolve({ ok: true, stdout, stderr, exitCode: 0 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectInventory } from '../../agent/inventory/collect.ts';
@@ -32,7 +32,11 @@ test('inventory of this machine validates and matches free, nproc, /sys/block an
   assert.ok(inv.cpu.sockets !== null && inv.cpu.sockets >= 1);
   assert.ok(inv.cpu.cores !== null && inv.cpu.cores >= inv.cpu.sockets);
 
-  assert.ok(inv.disks.length >= 1, 'this machine has at least one disk');
+  // The same disks /sys/block lists, less the virtual kinds (RAM, zram, loop, device-mapper, md, optical)
+  const sysDisks = readdirSync('/sys/block')
+    .filter((n) => !/^(loop|ram|zram|fd|nbd|dm-|md|sr)\d*/.test(n) && Number(readFileSync(`/sys/block/${n}/size`, 'utf8')) > 0)
+    .sort();
+  assert.deepEqual(inv.disks.map((d) => d.name).sort(), sysDisks);
   for (const d of inv.disks) {
     const sectors = Number(readFileSync(`/sys/block/${d.name}/size`, 'utf8').trim());
     assert.equal(d.sizeBytes, sectors * 512, `${d.name}: size from /sys/block (512-byte units)`);
@@ -42,11 +46,12 @@ test('inventory of this machine validates and matches free, nproc, /sys/block an
     }
   }
 
-  const eth = inv.nics.filter((n) => n.kind === 'physical');
-  assert.ok(eth.length >= 1, 'at least one NIC on a bus');
+  assert.ok(inv.nics.length >= 1, 'at least one Ethernet interface');
   for (const n of inv.nics) {
     const addr = readFileSync(`/sys/class/net/${n.name}/address`, 'utf8').trim();
     assert.equal(n.currentMac ?? n.mac, addr, `${n.name}: address in use`);
+    // a NIC on a bus has a `device` link in sysfs; virtual links have none
+    if (n.kind === 'physical' || n.kind === 'virtual') assert.equal(n.kind === 'physical', existsSync(`/sys/class/net/${n.name}/device`), `${n.name}: kind`);
   }
   assert.equal(inv.nics.some((n) => n.name === 'lo'), false);
   assert.equal(inv.bootMode, existsSync('/sys/firmware/efi') ? 'uefi' : 'bios');

@@ -1,6 +1,7 @@
 // One file per command group; add the group's register function here.
 import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.ts';
+import { registerAgentCommand } from './agent.ts';
 import { registerApplyCommand } from './apply.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerMachineCommands } from './machine.ts';
@@ -11,6 +12,7 @@ export function registerCommands(program: Command): void {
   addGlobalOptions(program);
   registerSeedCommand(program);
   registerDemoCommand(program);
+  registerAgentCommand(program);
   registerApplyCommand(program);
   registerProfileCommands(program);
   registerMachineCommands(program);

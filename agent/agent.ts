@@ -1,0 +1,60 @@
+// The agent (DESIGN §1), first part: find out which machine it runs on, report the inventory,
+// mark the machine `inspected`, then follow its spec in etcd until stopped. The install plan
+// runner (issue 6) and the swarm (issue 7) hook in where the spec is acted on.
+import type { Logger } from '../core/log.ts';
+import type { Keys } from '../core/keys.ts';
+import type { Store } from '../core/store/store.ts';
+import { inventorySchema, type Inventory } from '../core/model/inventory.ts';
+import { specSchema, type Spec } from '../core/model/spec.ts';
+import { encode } from '../core/registry/records.ts';
+import { updateStatus } from '../core/registry/status.ts';
+import { resolveMachine } from './identity.ts';
+
+export interface AgentDeps {
+  store: Store;
+  keys: Keys;
+  logger: Logger;
+  collect: (signal: AbortSignal) => Promise<Inventory>;
+  /** Called with every spec the machine is given (the plan runner subscribes here). */
+  onSpec?: (spec: Spec | undefined) => Promise<void> | void;
+}
+
+export interface AgentIdentity {
+  machine?: string;
+  bootMac?: string;
+}
+
+/** States in which a fresh inventory moves the machine to `inspected`. */
+const INSPECTABLE = new Set([undefined, 'discovered', 'inspected', 'ready', 'failed']);
+
+export async function reportInventory(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<string> {
+  const inventory = inventorySchema.parse(await deps.collect(signal));
+  const id = await resolveMachine(deps.store, deps.keys, {
+    ...identity,
+    ...(inventory.serial ? { serial: inventory.serial } : {}),
+    ...(inventory.uuid ? { uuid: inventory.uuid } : {}),
+  });
+  await deps.store.put(deps.keys.inventory(id), encode(inventory), { signal });
+  const status = await updateStatus(deps.store, deps.keys, id, (cur) => (INSPECTABLE.has(cur?.state) ? { state: 'inspected', step: 'inventory' } : undefined));
+  deps.logger.info({ machine: id, state: status?.state, disks: inventory.disks.length, nics: inventory.nics.length }, 'inventory reported');
+  return id;
+}
+
+/** Reports, then follows the spec until the signal aborts. */
+export async function runAgent(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<void> {
+  const id = await reportInventory(deps, identity, signal);
+  const key = deps.keys.spec(id);
+  const first = await deps.store.get(key, { signal });
+  const fromRevision = first ? first.modRevision + 1 : (await deps.store.revision({ signal })) + 1;
+  await deps.onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
+  try {
+    for await (const ev of deps.store.watch(key, { signal, fromRevision })) {
+      if (ev.key !== key) continue; // the prefix also matches e.g. machines/<id>/spec-old
+      const spec = ev.type === 'put' && ev.value ? specSchema.parse(JSON.parse(ev.value)) : undefined;
+      deps.logger.info({ machine: id, action: spec?.action, profile: spec?.profile }, 'spec changed');
+      await deps.onSpec?.(spec);
+    }
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
+}

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addGlobalOptions } from '../context.ts';
 import { registerAgentCommand } from './agent.ts';
 import { registerApplyCommand } from './apply.ts';
+import { registerBootCommands } from './boot.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerMachineCommands } from './machine.ts';
 import { registerProfileCommands } from './profile.ts';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerApplyCommand(program);
   registerProfileCommands(program);
   registerMachineCommands(program);
+  registerBootCommands(program);
 }

@@ -1,0 +1,31 @@
+// Which handler answers a path, and the route name used in metrics and the access log (a fixed
+// set, so a scan of random URLs cannot grow the metrics without bound).
+import type { Handler } from './context.ts';
+import { artifacts } from './routes/artifacts.ts';
+import { chain } from './routes/chain.ts';
+import { grub, matchGrub } from './routes/grub.ts';
+import { healthz } from './routes/healthz.ts';
+import { ipxe } from './routes/ipxe.ts';
+import { metrics } from './routes/metrics.ts';
+import { matchPxelinux, pxelinux } from './routes/pxelinux.ts';
+
+export interface Route {
+  name: string;
+  handler: Handler;
+}
+
+const EXACT: Record<string, Route> = {
+  '/boot.ipxe': { name: 'boot_chain', handler: chain },
+  '/boot/ipxe': { name: 'boot_ipxe', handler: ipxe },
+  '/healthz': { name: 'healthz', handler: healthz },
+  '/metrics': { name: 'metrics', handler: metrics },
+};
+
+export function route(path: string): Route | undefined {
+  const exact = EXACT[path];
+  if (exact) return exact;
+  if (path.startsWith('/artifacts/') && path.length > '/artifacts/'.length) return { name: 'artifacts', handler: artifacts };
+  if (matchGrub(path)) return { name: 'boot_grub', handler: grub };
+  if (matchPxelinux(path)) return { name: 'boot_pxelinux', handler: pxelinux };
+  return undefined;
+}

@@ -6,6 +6,7 @@ import {
   EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnauthenticatedError, GRPCUnavailableError,
   castGrpcError, isRecoverableError,
 } from 'etcd3';
+import { isBrokenCircuitError } from 'cockatiel';
 import { LpmosError } from '../core/errors.ts';
 
 export function isAbortError(e: unknown): boolean {
@@ -17,7 +18,7 @@ export function isTransient(e: unknown): boolean {
   if (e instanceof LpmosError) return e.code === 'E_UNAVAILABLE' && !(e.cause instanceof Error && isAuthError(e.cause));
   if (!(e instanceof Error)) return false;
   if (isAuthError(e)) return false;
-  return isRecoverableError(e) || e.name === 'BrokenCircuitError' || /UNAVAILABLE|ECONNREFUSED|ECONNRESET|stream ended|RST_STREAM/i.test(e.message);
+  return isRecoverableError(e) || isBrokenCircuitError(e) || /UNAVAILABLE|ECONNREFUSED|ECONNRESET|stream ended|RST_STREAM/i.test(e.message);
 }
 
 function isAuthError(e: Error): boolean {

@@ -27,6 +27,8 @@ export interface WatchDeps {
   log: Logger;
   /** Ends every watch of a store on close(). */
   closed: AbortSignal;
+  /** Queued events before the stream is paused (backpressure down to etcd). */
+  buffer: number;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -49,13 +51,19 @@ export function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } 
 export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number | undefined, signal: AbortSignal): EventQueue<WatchEvent> {
   const stop = new AbortController();
   let current: WatchStream | undefined;
-  const queue = new EventQueue<WatchEvent>(() => stop.abort());
+  const queue = new EventQueue<WatchEvent>(() => stop.abort(), deps.buffer);
   queue.onPause = () => current?.pause?.();
   queue.onDrain = () => current?.resume?.();
   const end = (): void => stop.abort();
-  signal.addEventListener('abort', end, { once: true });
+  // The consumer's abort drops whatever is queued; closing the store lets it drain.
+  const abort = (): void => {
+    queue.abort();
+    stop.abort();
+  };
+  signal.addEventListener('abort', abort, { once: true });
   deps.closed.addEventListener('abort', end, { once: true });
-  if (signal.aborted || deps.closed.aborted) stop.abort();
+  if (signal.aborted) abort();
+  if (deps.closed.aborted) end();
 
   const run = async (): Promise<void> => {
     /** First revision not yet delivered; undefined until etcd told us "now" (watch created). */
@@ -140,7 +148,7 @@ export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number 
     queue.end();
   };
   run().catch((e: unknown) => queue.fail(e)).finally(() => {
-    signal.removeEventListener('abort', end);
+    signal.removeEventListener('abort', abort);
     deps.closed.removeEventListener('abort', end);
   });
   return queue;

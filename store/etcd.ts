@@ -1,7 +1,8 @@
 // The Store on a real etcd v3 cluster, through the npm `etcd3` client's gRPC stubs. Paging,
 // watch resume and lease keep-alive are ours (see etcd-watch.ts, etcd-lease.ts); errors are
 // translated once in etcd-errors.ts.
-import { Etcd3, type IKeyValue, type IOptions, type IRequestOp, type ICompare } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IKeyValue, type IOptions, type IRequestOp, type ICompare } from 'etcd3';
 import { LpmosError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import type {
@@ -21,6 +22,8 @@ export interface EtcdStoreOptions {
   timeoutMs?: number;
   /** Keys per range request when listing (default 1000). */
   pageSize?: number;
+  /** Events a watch queues for a slow consumer before it pauses the stream (default 10 000). */
+  watchBuffer?: number;
   logger?: Logger;
 }
 
@@ -32,6 +35,7 @@ export class EtcdStore implements Store {
   readonly #client: Etcd3;
   readonly #timeoutMs: number;
   readonly #pageSize: number;
+  readonly #watchBuffer: number;
   readonly #log: Logger;
   readonly #closed = new AbortController();
   readonly #leases = new Set<EtcdLease>();
@@ -41,6 +45,7 @@ export class EtcdStore implements Store {
     this.endpoints = [...opts.endpoints];
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#pageSize = opts.pageSize ?? DEFAULT_PAGE;
+    this.#watchBuffer = opts.watchBuffer ?? 10_000;
     this.#log = opts.logger ?? silentLogger();
     const timeout = this.#timeoutMs;
     const options: IOptions = {
@@ -48,6 +53,17 @@ export class EtcdStore implements Store {
       // Unary calls get a deadline so a black-holed cluster fails in bounded time; streams must not.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       dialTimeout: timeout,
+      // etcd3's default is a per-host circuit breaker that stays open for 5 s after 3 failures,
+      // plus 3 retries of every call. With one endpoint (the seed's own etcd) that only delays
+      // recovery after a restart, and retrying a txn whose answer was lost can turn a landed
+      // write into "compare failed": so no breaker and no retry. With several endpoints a short
+      // breaker plus one retry per other endpoint is the failover.
+      faultHandling: this.endpoints.length === 1
+        ? { host: () => noop, global: noop }
+        : {
+          host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(2) }),
+          global: retry(handleWhen(isRecoverableError), { maxAttempts: this.endpoints.length - 1 }),
+        },
       grpcOptions: {
         // Detect a dead peer on a quiet watch stream; etcd permits pings every 5 s (--grpc-keepalive-min-time).
         'grpc.keepalive_time_ms': 10_000,
@@ -143,6 +159,7 @@ export class EtcdStore implements Store {
       toError: this.#error,
       log: this.#log,
       closed: this.#closed.signal,
+      buffer: this.#watchBuffer,
     }, prefix, opts.fromRevision, opts.signal);
   }
 

@@ -47,6 +47,14 @@ export class EventQueue<T> implements AsyncIterable<T> {
     this.#notify();
   }
 
+  /** The consumer's signal aborted: drop what is queued, deliver nothing more. */
+  abort(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#ended = true;
+    this.#notify();
+  }
+
   /** Fatal error: the consumer gets the queued items, then the error is thrown. */
   fail(error: unknown): void {
     if (this.closed) return;

@@ -103,12 +103,16 @@ export class MemoryStore implements Store {
   watch(prefix: string, opts: WatchOptions & { signal: AbortSignal }): AsyncIterable<WatchEvent> {
     const { signal } = opts;
     let unwatch = (): void => undefined;
-    const onAbort = (): void => queue.end();
+    const onAbort = (): void => queue.abort();
     const queue = new EventQueue<WatchEvent>(() => {
       unwatch();
       signal.removeEventListener('abort', onAbort);
       this.#watches.delete(queue);
     });
+    if (signal.aborted) {
+      queue.abort();
+      return queue;
+    }
     try {
       this.#check();
       // "Changes after the call": pin the start revision now, not at the first next().
@@ -119,8 +123,7 @@ export class MemoryStore implements Store {
       return queue;
     }
     this.#watches.add(queue);
-    if (signal.aborted) queue.end();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     return queue;
   }
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, LpmosError, isLpmosError } from '../../core/errors.ts';
 import { run } from '../exec.ts';
-import { debFileName, dependencyWithPrefix, parseControl, parseControlStanzas } from './spec.ts';
+import { debFileName, exactDependency, parseControl, parseControlStanzas } from './spec.ts';
 
 export interface ResolvedPackage {
   name: string;
@@ -36,7 +36,13 @@ export async function resolvePackages(names: readonly string[], cacheDir: string
     if (!name || !version || out.has(name) || !names.includes(name)) continue;
     out.set(name, { name, version, arch: f.get('Architecture') ?? 'all', depends: f.get('Depends') ?? '' });
   }
-  for (const n of names) if (!out.has(n)) out.set(n, await resolvePackage(n, cacheDir, signal));
+  for (const n of names) {
+    if (out.has(n)) continue;
+    // apt has just said it does not know the package: only the cache can help.
+    const cached = await newestCachedDeb(n, cacheDir, signal);
+    if (!cached) throw notFound(n, cacheDir);
+    out.set(n, cached);
+  }
   return out;
 }
 
@@ -52,8 +58,12 @@ export async function resolvePackage(name: string, cacheDir: string, signal?: Ab
     if (isLpmosError(e, ErrorCode.Timeout)) throw e;
     const cached = await newestCachedDeb(name, cacheDir, signal);
     if (cached) return cached;
-    throw new LpmosError(ErrorCode.NotFound, `Debian package ${name} cannot be had: apt does not know it (run apt-get update?) and no .deb is cached in ${cacheDir}`, { cause: e });
+    throw notFound(name, cacheDir, e);
   }
+}
+
+function notFound(name: string, cacheDir: string, cause?: unknown): LpmosError {
+  return new LpmosError(ErrorCode.NotFound, `Debian package ${name} cannot be had: apt does not know it (run apt-get update?) and no .deb is cached in ${cacheDir}`, cause === undefined ? undefined : { cause });
 }
 
 async function newestCachedDeb(name: string, cacheDir: string, signal?: AbortSignal): Promise<ResolvedPackage | undefined> {
@@ -85,9 +95,11 @@ async function versionGreater(a: string, b: string, signal?: AbortSignal): Promi
 
 /** A meta package (linux-image-amd64) → the versioned package its Depends names. */
 export async function resolveViaDepends(meta: ResolvedPackage, prefix: string, cacheDir: string, signal?: AbortSignal): Promise<ResolvedPackage> {
-  const real = dependencyWithPrefix(meta.depends, prefix);
+  const real = exactDependency(meta.depends, prefix);
   if (!real) throw new LpmosError(ErrorCode.NotFound, `${meta.name} ${meta.version} depends on no package named ${prefix}*`);
-  return resolvePackage(real, cacheDir, signal);
+  // Kernel meta packages pin the exact version (`(= 6.1.192-2)`): no second apt query needed.
+  if (real.version) return { name: real.name, version: real.version, arch: meta.arch, depends: '' };
+  return resolvePackage(real.name, cacheDir, signal);
 }
 
 /** The package's .deb in the cache, downloading it (`apt-get download`, no install) when missing. */

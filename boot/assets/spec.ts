@@ -109,10 +109,17 @@ export function parseControl(text: string): Map<string, string> {
 
 /** The first dependency (of any alternative) whose name starts with `prefix`: `linux-image-6.1.0-56-amd64 (= 6.1.192-2)` → the name. */
 export function dependencyWithPrefix(depends: string, prefix: string): string | undefined {
+  return exactDependency(depends, prefix)?.name;
+}
+
+/** Name and, when pinned with `(= V)`, the exact version of the first dependency whose name starts with `prefix`. */
+export function exactDependency(depends: string, prefix: string): { name: string; version?: string } | undefined {
   for (const clause of depends.split(',')) {
     for (const alt of clause.split('|')) {
       const name = alt.trim().split(/[\s(:]/)[0] ?? '';
-      if (name.startsWith(prefix)) return name;
+      if (!name.startsWith(prefix)) continue;
+      const pinned = /\(\s*=\s*([^)\s]+)\s*\)/.exec(alt);
+      return pinned?.[1] ? { name, version: pinned[1] } : { name };
     }
   }
   return undefined;

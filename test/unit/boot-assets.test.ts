@@ -80,3 +80,9 @@ test('manifest: sorted by file, one entry per file, a file from two packages is 
   assert.equal(m.kernel?.release, 'x');
   assert.throws(() => buildManifest([e('menu.c32', 'syslinux-common'), e('menu.c32', 'other')]), /two packages/);
 });
+
+test('a pinned dependency gives the exact version: no second apt query for the kernel', async () => {
+  const { exactDependency } = await import('../../boot/assets/spec.ts');
+  assert.deepEqual(exactDependency('linux-image-6.1.0-56-amd64 (= 6.1.192-2)', 'linux-image-'), { name: 'linux-image-6.1.0-56-amd64', version: '6.1.192-2' });
+  assert.deepEqual(exactDependency('linux-image-6.1.0-56-amd64 (>= 6.1)', 'linux-image-'), { name: 'linux-image-6.1.0-56-amd64' });
+});

@@ -1,0 +1,183 @@
+// `lpmos boot ramdisk`: kernel + initramfs (three concatenated compressed cpio layers) + manifest, cached under
+// ~/.cache/lpmos/ramdisk by the hash of every input, so a rebuild with nothing changed only re-bundles and
+// re-hashes (seconds), and a changed agent only repacks the small agent layer.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../../core/log.ts';
+import { silentLogger } from '../../core/log.ts';
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
+import { obtainPackage, sha256File } from '../assets/gather.ts';
+import { cachedNodeBinary, debCacheDir, lpmosCacheDir } from '../cache.ts';
+import { run } from '../exec.ts';
+import { DEFAULT_COMPRESSION, type Compression } from './archive.ts';
+import { bundleAgent } from './bundle.ts';
+import { buildAgentLayer, buildBaseLayer, buildRuntimeLayer, initFiles, LPMOS_WRAPPER } from './layers.ts';
+import { RAMDISK_PACKAGES, baseRecipe, debianSources, moduleRecipe } from './spec.ts';
+import { hostSourcesText } from './sources.ts';
+
+export interface RamdiskOptions {
+  /** Also copy the result here (kernel `vmlinuz`, `initrd.img`, `manifest.json`). */
+  outDir?: string;
+  /** The agent's entry file; default <project>/agent/main.ts. */
+  entry?: string;
+  projectRoot?: string;
+  cacheDir?: string;
+  nodeBinary?: string;
+  compression?: Compression;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+export interface RamdiskFile {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export interface RamdiskManifest {
+  kind: 'lpmos-agent-ramdisk';
+  key: string;
+  kernel: RamdiskFile & { package: string; version: string; release: string };
+  initrd: RamdiskFile & { compression: string };
+  node: { version: string };
+  agent: { entry: string; sha256: string; inputs: number };
+  layers: { name: string; key: string; size: number }[];
+  packages: readonly string[];
+  modules: number;
+  buildSeconds: number;
+}
+
+export interface RamdiskResult {
+  dir: string;
+  kernel: string;
+  initrd: string;
+  manifest: RamdiskManifest;
+  /** True when nothing had to be built. */
+  cached: boolean;
+}
+
+/** sha256 of a JSON value with sorted object keys, shortened: cache keys. */
+export function hashKey(value: unknown): string {
+  const norm = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(norm);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, norm(x)]));
+    return v;
+  };
+  return createHash('sha256').update(JSON.stringify(norm(value))).digest('hex').slice(0, 20);
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+async function cachedLayer(file: string, build: () => Promise<unknown>): Promise<number> {
+  if (!(await exists(file))) await build();
+  return (await stat(file)).size;
+}
+
+async function concat(parts: readonly string[], out: string): Promise<void> {
+  const tmp = `${out}.tmp-${process.pid}`;
+  const ws = createWriteStream(tmp);
+  for (const p of parts) await pipeline(createReadStream(p), ws, { end: false });
+  await new Promise<void>((res, rej) => ws.end((e?: Error | null) => (e ? rej(e) : res())));
+  await rename(tmp, out);
+}
+
+export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskResult> {
+  const started = Date.now();
+  const log = opts.log ?? silentLogger();
+  const signal = opts.signal;
+  const projectRoot = resolve(opts.projectRoot ?? join(new URL(import.meta.url).pathname, '..', '..', '..'));
+  const entry = resolve(projectRoot, opts.entry ?? 'agent/main.ts');
+  const cache = join(opts.cacheDir ?? lpmosCacheDir(), 'ramdisk');
+  const compression = opts.compression ?? DEFAULT_COMPRESSION;
+  const nodeBinary = opts.nodeBinary ?? cachedNodeBinary();
+  if (!(await exists(entry))) throw new LpmosError(ErrorCode.NotFound, `the agent's entry ${entry} does not exist`);
+  if (!(await exists(nodeBinary))) throw new LpmosError(ErrorCode.NotFound, `no Node 24 binary at ${nodeBinary} (run scripts/setup.sh)`);
+  await mkdir(join(cache, 'layers'), { recursive: true });
+
+  const step = (msg: string) => log.info(`ramdisk [${((Date.now() - started) / 1000).toFixed(1)} s]: ${msg}`);
+  step(`bundling the agent from ${entry}`);
+  const bundle = await bundleAgent(entry, projectRoot);
+  const { init, udhcpc } = await initFiles();
+  const sources = debianSources(...(await hostSourcesText()));
+  if (sources.trim() === '') throw new LpmosError(ErrorCode.Unavailable, 'the host has no Debian archive in its apt sources (/etc/apt/sources.list*)');
+  step('resolving the kernel package');
+  const kernelPkg = await obtainPackage({ name: 'linux-image-amd64', viaDependsPrefix: 'linux-image-' }, opts.cacheDir ? join(opts.cacheDir, 'debs') : debCacheDir(), signal);
+  const release = kernelPkg.name.replace(/^linux-image-/, '');
+  const nodeSha = await sha256File(nodeBinary);
+  const nodeVersion = (await run(nodeBinary, ['--version'], { signal })).stdout.trim();
+
+  const comp = `${compression.kind}-${compression.level}`;
+  const baseKey = hashKey({ base: baseRecipe(), sources, comp });
+  const runtimeKey = hashKey({ kernel: [kernelPkg.name, kernelPkg.version], modules: moduleRecipe(), nodeSha, comp, recipe: 1 });
+  const agentSha = createHash('sha256').update(bundle.code).update(init).update(udhcpc).update(LPMOS_WRAPPER);
+  for (const [k, v] of [...bundle.files].sort(([a], [b]) => (a < b ? -1 : 1))) agentSha.update(k).update(v);
+  const agentKey = hashKey({ agent: agentSha.digest('hex'), comp });
+  const key = hashKey({ baseKey, runtimeKey, agentKey });
+  const dir = join(cache, key);
+  const manifestPath = join(dir, 'manifest.json');
+
+  let cached = true;
+  if (!(await exists(manifestPath))) {
+    cached = false;
+    const { withLock } = await import('./lock.ts');
+    await withLock(join(cache, `${key}.lock`), async () => {
+      if (await exists(manifestPath)) return;
+      const scratch = await mkdtemp(join(cache, '.build-'));
+      try {
+        const ctx = { scratch, compression, log, signal };
+        const base = join(cache, 'layers', `base-${baseKey}.cpio.${compression.kind}`);
+        const runtime = join(cache, 'layers', `runtime-${runtimeKey}.cpio.${compression.kind}`);
+        const kernelFile = join(cache, 'layers', `vmlinuz-${runtimeKey}`);
+        const agent = join(scratch, 'agent.cpio');
+        let modules = 0;
+        const sourcesFile = join(scratch, 'debian.sources');
+        await writeFile(sourcesFile, `${sources}\n`);
+        step('base layer (Debian root)');
+        const baseSize = await cachedLayer(base, () => withLock(`${base}.lock`, async () => (await exists(base)) || buildBaseLayer(ctx, sourcesFile, base), { signal }));
+        step('runtime layer (kernel modules, node)');
+        const runtimeMeta = join(cache, 'layers', `runtime-${runtimeKey}.json`);
+        const runtimeSize = await cachedLayer(runtime, async () => {
+          const r = await buildRuntimeLayer(ctx, { kernelDeb: kernelPkg.deb, release, nodeBinary }, runtime, kernelFile);
+          await writeFile(runtimeMeta, JSON.stringify({ modules: r.modules, missing: r.missing }));
+        });
+        modules = (JSON.parse(await readFile(runtimeMeta, 'utf8').catch(() => '{}')) as { modules?: number }).modules ?? 0;
+        step('agent layer (init, bundled agent)');
+        const agentSize = await buildAgentLayer(ctx, bundle, agent);
+        const tmpDir = join(scratch, 'out');
+        await mkdir(tmpDir);
+        step('assembling initrd.img');
+        await concat([base, runtime, agent], join(tmpDir, 'initrd.img'));
+        await copyFile(kernelFile, join(tmpDir, 'vmlinuz'));
+        const file = async (name: string): Promise<RamdiskFile> => ({ file: name, sha256: await sha256File(join(tmpDir, name)), size: (await stat(join(tmpDir, name))).size });
+        const manifest: RamdiskManifest = {
+          kind: 'lpmos-agent-ramdisk',
+          key,
+          kernel: { ...(await file('vmlinuz')), package: kernelPkg.name, version: kernelPkg.version, release },
+          initrd: { ...(await file('initrd.img')), compression: comp },
+          node: { version: nodeVersion },
+          agent: { entry: entry.startsWith(projectRoot) ? entry.slice(projectRoot.length + 1) : entry, sha256: createHash('sha256').update(bundle.code).digest('hex'), inputs: bundle.inputs.length },
+          layers: [{ name: 'base', key: baseKey, size: baseSize }, { name: 'runtime', key: runtimeKey, size: runtimeSize }, { name: 'agent', key: agentKey, size: agentSize }],
+          packages: RAMDISK_PACKAGES,
+          modules,
+          buildSeconds: Math.round((Date.now() - started) / 1000),
+        };
+        await writeFile(join(tmpDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmpDir, dir);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    }, { signal, onWait: () => step('another build of the same ramdisk is running; waiting for it') });
+  }
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as RamdiskManifest;
+  const result: RamdiskResult = { dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), manifest, cached };
+  if (opts.outDir) {
+    await mkdir(opts.outDir, { recursive: true });
+    for (const f of ['vmlinuz', 'initrd.img', 'manifest.json']) await copyFile(join(dir, f), join(opts.outDir, f));
+  }
+  step(`${cached ? 'cached' : 'built'}: initrd.img ${(manifest.initrd.size / 1e6).toFixed(1)} MB (${manifest.initrd.compression}), vmlinuz ${(manifest.kernel.size / 1e6).toFixed(1)} MB in ${dir}`);
+  return result;
+}

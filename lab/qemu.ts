@@ -38,6 +38,8 @@ export interface VmSpec {
   ovmfCode?: string;
   ovmfVars?: string;
   pidFile?: string;
+  /** SMBIOS type 1 (system) serial and UUID: what dmidecode shows as the machine's identity. */
+  smbios?: { serial?: string; uuid?: string };
   /** Exit instead of rebooting (the lab sees a crash or a `reboot` as the process ending). */
   noReboot?: boolean;
 }
@@ -62,6 +64,8 @@ function check(vm: VmSpec): void {
     if (!Number.isSafeInteger(d.sizeBytes) || d.sizeBytes <= 0 || d.sizeBytes % 512 !== 0) bad(`disk ${d.file}: size must be a positive multiple of 512`);
     if (!/^[A-Za-z0-9_-]{1,20}$/.test(d.serial)) bad(`disk ${d.file}: serial must be 1-20 letters, digits, "_", "-"`);
   }
+  if (vm.smbios?.serial !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(vm.smbios.serial)) bad('smbios serial must be 1-64 letters, digits, ".", "_", "-"');
+  if (vm.smbios?.uuid !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(vm.smbios.uuid)) bad('smbios uuid must be a lower-case UUID');
   // QEMU options are comma-separated: a comma in a path would be read as the next option.
   for (const p of [vm.serialLog, vm.serconFile, vm.ovmfCode, vm.ovmfVars, vm.pidFile, ...vm.disks.map((d) => d.file)]) {
     if (p !== undefined && /[,\s]/.test(p)) bad(`path "${p}" must not contain commas or white space`);
@@ -86,6 +90,8 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-serial', `file:${vm.serialLog}`,
   ];
   if (vm.noReboot) args.push('-no-reboot');
+  if (vm.smbios?.uuid) args.push('-uuid', vm.smbios.uuid);
+  if (vm.smbios?.serial) args.push('-smbios', `type=1,serial=${vm.smbios.serial}`);
   if (vm.pidFile) args.push('-pidfile', vm.pidFile);
   if (vm.firmware === 'bios') {
     args.push('-fw_cfg', `name=etc/sercon-port,file=${vm.serconFile}`);

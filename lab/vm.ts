@@ -27,6 +27,7 @@ export interface VmDefinition {
   mac: string;
   disks: DiskDefinition[];
   noReboot?: boolean;
+  smbios?: { serial?: string; uuid?: string };
 }
 
 export interface VmPlacement {
@@ -91,6 +92,7 @@ export class Vm {
       serialLog: join(placement.dir, 'serial.log'),
       pidFile: join(placement.dir, 'qemu.pid'),
       ...(def.noReboot ? { noReboot: true } : {}),
+      ...(def.smbios ? { smbios: { ...def.smbios } } : {}),
     };
     if (def.firmware === 'bios') {
       spec.serconFile = join(placement.dir, 'sercon-port');

@@ -61,6 +61,15 @@ test('two disks with their formats and serials, memory, CPUs, serial to a file, 
   assert.ok(qemuArgs({ ...base, noReboot: true }).includes('-no-reboot'));
 });
 
+test('SMBIOS identity: -uuid and a type 1 serial', () => {
+  const a = qemuArgs({ ...base, smbios: { serial: 'LAB-0001', uuid: '8f1d3c3e-6a3e-4c55-9a43-1b2f3c4d5e6f' } });
+  assert.deepEqual(values(a, '-uuid'), ['8f1d3c3e-6a3e-4c55-9a43-1b2f3c4d5e6f']);
+  assert.deepEqual(values(a, '-smbios'), ['type=1,serial=LAB-0001']);
+  assert.throws(() => qemuArgs({ ...base, smbios: { serial: 'a,b' } }), /smbios serial/);
+  assert.throws(() => qemuArgs({ ...base, smbios: { uuid: 'not-a-uuid' } }), /smbios uuid/);
+  assert.deepEqual(values(qemuArgs(base), '-smbios'), []);
+});
+
 test('accelerator: TCG with the max CPU model, KVM with the host CPU', () => {
   assert.deepEqual([values(qemuArgs(base), '-accel'), values(qemuArgs(base), '-cpu')], [['tcg,thread=multi'], ['max']]);
   const k = qemuArgs({ ...base, accel: 'kvm' });

@@ -8,13 +8,15 @@ import { freePorts } from '../../store/ports.ts';
 
 export interface TestEtcdOptions {
   tls?: EtcdProcessOptions['tls'];
+  /** Create dir and ports, start nothing: certificates go into `dir`, then enableTls(). */
+  deferTls?: boolean;
   extraArgs?: string[];
 }
 
 export class TestEtcd {
   readonly dir: string;
-  readonly endpoints: string[];
-  readonly #options: EtcdProcessOptions;
+  endpoints: string[];
+  #options: EtcdProcessOptions;
   #proc: EtcdProcess | undefined;
   #stopped = false;
 
@@ -29,7 +31,7 @@ export class TestEtcd {
     const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     const dir = mkdtempSync(join(base, `lpmos-etcd-${process.pid}-`));
     const [client, peer, metrics] = await freePorts(3);
-    const scheme = opts.tls ? 'https' : 'http';
+    const scheme = opts.tls || opts.deferTls ? 'https' : 'http';
     const clientUrl = `${scheme}://127.0.0.1:${client}`;
     const options: EtcdProcessOptions = {
       name: 'test',
@@ -43,6 +45,7 @@ export class TestEtcd {
       ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
     };
     const etcd = new TestEtcd(dir, options, [clientUrl]);
+    if (opts.deferTls) return etcd;
     try {
       await etcd.restart();
     } catch (e) {
@@ -50,6 +53,12 @@ export class TestEtcd {
       throw e;
     }
     return etcd;
+  }
+
+  /** Starts a deferTls etcd with these server certificate files. */
+  async enableTls(tls: NonNullable<EtcdProcessOptions['tls']>): Promise<void> {
+    this.#options = { ...this.#options, tls };
+    await this.restart();
   }
 
   get pid(): number | undefined {

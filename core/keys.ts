@@ -32,6 +32,8 @@ export class Keys {
   inventory(id: string): string { return `${this.root}inventory/${id}`; }
   inventories(): string { return `${this.root}inventory/`; }
   status(id: string): string { return `${this.root}machines/${id}/status`; }
+  /** The install plan's checkpoint: last step and the steps finished, so a restarted agent resumes. */
+  plan(id: string): string { return `${this.root}machines/${id}/plan`; }
   /** Everything of one machine except its identity key. */
   machineChildren(id: string): string { return `${this.root}machines/${id}/`; }
   /** Index MAC → machine id, kept in the same transaction as the machine, so a MAC belongs to one machine. */
@@ -43,6 +45,20 @@ export class Keys {
   leaseAddresses(): string { return `${this.root}lease-addresses/`; }
   leaseAddress(ip: string): string { return `${this.root}lease-addresses/${ip}`; }
   swarm(): string { return `${this.root}swarm/`; }
+  /** Peer ids admitted to the swarm (the connection gater's allow-list), written when an agent enrolls. */
+  swarmPeers(): string { return `${this.root}swarm/peers/`; }
+  swarmPeer(peerId: string): string { return `${this.root}swarm/peers/${peerId}`; }
+  /** Index machine → its current peer id, so one machine has one peer id (CAS target on re-enrollment). */
+  swarmMachinePeer(machine: string): string { return `${this.root}swarm/machine-peers/${machine}`; }
+  /**
+   * Progress history of a machine, one key per logged event (`<seq>` zero-padded, so key order is
+   * seq order). Kept apart from `machines/` for the reason given at inventory(): `machine list` reads
+   * everything under `machines/`, and a history is hundreds of records.
+   */
+  machineLogs(id: string): string { return `${this.root}logs/${id}/`; }
+  machineLogEntry(id: string, seq: number): string { return `${this.root}logs/${id}/${String(seq).padStart(12, '0')}`; }
+  /** Highest progress seq the seed has folded into etcd for a machine: the publisher's acknowledgement. */
+  progressSeq(id: string): string { return `${this.root}progress/${id}`; }
 
   /** Splits a key under machines/ into machine id and part (`identity`, `spec`, ...); undefined otherwise. */
   parseMachineKey(key: string): { id: string; part: 'identity' | 'spec' | 'inventory' | 'status' | string } | undefined {

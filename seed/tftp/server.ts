@@ -31,7 +31,7 @@ export class TftpServer {
   #root = '';
   readonly #stop = new AbortController();
   /** Clients (address:port) with a transfer in progress or being set up: a repeated RRQ is ignored. */
-  readonly #clients = new Set<string>();
+  readonly #clients = new Map<string, symbol>();
   readonly #sessions = new Set<Promise<unknown>>();
 
   constructor(config: TftpConfig, deps: TftpDeps) {
@@ -115,16 +115,23 @@ export class TftpServer {
       this.#reply(rinfo, TftpErrorCode.NotDefined, `server busy: ${this.config.maxTransfers} transfers in progress, try again later`);
       return;
     }
-    this.#clients.add(key);
+    const token = Symbol(key);
+    this.#clients.set(key, token);
     this.metrics.active = this.#clients.size;
-    const run = this.#serve(p, rinfo)
+    const release = (): void => this.#release(key, token);
+    const run = this.#serve(p, rinfo, release)
       .catch((e: unknown) => this.#deps.log.warn({ err: e, client: key }, 'tftp: transfer failed'))
       .finally(() => {
-        this.#clients.delete(key);
-        this.metrics.active = this.#clients.size;
+        release();
         this.#sessions.delete(run);
       });
     this.#sessions.add(run);
+  }
+
+  /** Frees a client's slot, unless a newer transfer of the same client holds it already. */
+  #release(key: string, token: symbol): void {
+    if (this.#clients.get(key) === token) this.#clients.delete(key);
+    this.metrics.active = this.#clients.size;
   }
 
   async #open(req: Request, rinfo: RemoteInfo): Promise<OpenResult> {
@@ -159,7 +166,7 @@ export class TftpServer {
     return { ok: true, source };
   }
 
-  async #serve(req: Request, rinfo: RemoteInfo): Promise<void> {
+  async #serve(req: Request, rinfo: RemoteInfo, release: () => void): Promise<void> {
     const log = this.#deps.log;
     const opened = await this.#open(req, rinfo);
     if (!opened.ok) {
@@ -198,6 +205,9 @@ export class TftpServer {
       log,
       metrics: this.metrics,
       signal: this.#stop.signal,
+      // Free the client's slot at once: a UEFI client ends its tsize probe with ERROR 8 and asks
+      // again right away, possibly from the same port.
+      onEnd: release,
     }).run();
   }
 }

@@ -23,6 +23,8 @@ export interface SessionInit {
   log: Logger;
   metrics: TftpMetrics;
   signal: AbortSignal;
+  /** Called synchronously when the transfer ends, before its socket closes. */
+  onEnd?: () => void;
 }
 
 export type SessionResult = 'completed' | 'timeout' | 'deadline' | 'client-error' | 'socket-error' | 'read-error' | 'shutdown';
@@ -224,6 +226,7 @@ export class Session {
     clearTimeout(this.#deadlineTimer);
     this.#i.signal.removeEventListener('abort', this.#onAbort);
     this.#chunks.clear();
+    this.#i.onEnd?.();
     const { metrics, negotiated, source, file, client, log } = this.#i;
     const seconds = Number(process.hrtime.bigint() - this.#started) / 1e9;
     const bytes = result === 'completed' ? source.size : Math.min(source.size, this.#state.acked * negotiated.blksize);

@@ -169,6 +169,26 @@ describe('tftp refusals', () => {
     }
   });
 
+  test('UEFI-style tsize probe: ERROR 8 after the OACK, then the same port asks again at once and is served', async () => {
+    const c = await new RawClient().open();
+    try {
+      await c.send(encodeRequest('rrq', 'big', 'octet', new Map([['tsize', '0'], ['blksize', '1468']])), server.port);
+      const o = await c.waitFor(1);
+      assert.equal(o.packet.op === 'oack' && o.packet.options.get('tsize'), String(3 * 512 + 100));
+      await c.send(Buffer.from('\x00\x05\x00\x08tsize probe done\x00', 'latin1'), o.port);
+      await c.send(encodeRequest('rrq', 'big', 'octet', new Map([['blksize', '1468'], ['windowsize', '4']])), server.port);
+      const o2 = await c.waitFor(2);
+      assert.equal(o2.packet.op, 'oack');
+      assert.notEqual(o2.port, o.port, 'a new transfer gets a new server port');
+      await c.send(encodeAck(0), o2.port);
+      const d = await c.waitFor(4); // 1636 bytes = 1468 + 168: two blocks in one window
+      assert.deepEqual(c.received.slice(2, 4).map((r) => (r.packet.op === 'data' ? r.packet.data.length : -1)), [1468, 168]);
+      await c.send(encodeAck(2), d.port);
+    } finally {
+      c.close();
+    }
+  });
+
   test('each finished transfer writes one JSON log line with client, file, bytes, seconds, blksize, windowsize', async () => {
     const c = await new RawClient().open();
     try {

@@ -51,9 +51,9 @@ function parseOptions(buf: Uint8Array, start: number, end: number, into: Map<num
     const code = buf[i]!;
     if (code === Opt.Pad) { i++; continue; }
     if (code === Opt.End) return;
-    if (i + 1 >= end) throw parseError(`option ${code} truncated (no length) in ${where}`);
+    if (i + 1 >= end) throw new Malformed(`option ${code} truncated (no length) in ${where}`);
     const len = buf[i + 1]!;
-    if (i + 2 + len > end) throw parseError(`option ${code} truncated (length ${len}) in ${where}`);
+    if (i + 2 + len > end) throw new Malformed(`option ${code} truncated (length ${len}) in ${where}`);
     const chunk = buf.subarray(i + 2, i + 2 + len);
     const list = into.get(code);
     if (list) list.push(chunk);
@@ -80,12 +80,36 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 /** Decodes a DHCP message; throws LpmosError E_PARSE on anything malformed. */
 export function decode(input: Uint8Array): DhcpMessage {
+  const r = tryDecode(input);
+  if (!r.ok) throw parseError(r.error);
+  return r.msg;
+}
+
+class Malformed {
+  readonly error: string;
+  constructor(error: string) { this.error = error; }
+}
+
+/**
+ * Like decode(), without exceptions: the server's receive path uses it because building an
+ * Error (with its stack trace) for every packet of a malformed flood costs more than parsing it.
+ */
+export function tryDecode(input: Uint8Array): { ok: true; msg: DhcpMessage } | { ok: false; error: string } {
+  try {
+    return { ok: true, msg: decodeUnchecked(input) };
+  } catch (e) {
+    if (e instanceof Malformed) return { ok: false, error: e.error };
+    throw e;
+  }
+}
+
+function decodeUnchecked(input: Uint8Array): DhcpMessage {
   const buf = input;
-  if (buf.length < HEADER + 4) throw parseError(`message too short (${buf.length} bytes)`);
+  if (buf.length < HEADER + 4) throw new Malformed(`message too short (${buf.length} bytes)`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  if (dv.getUint32(HEADER) !== MAGIC_COOKIE) throw parseError('no DHCP magic cookie (plain BOOTP is not served)');
+  if (dv.getUint32(HEADER) !== MAGIC_COOKIE) throw new Malformed('no DHCP magic cookie (plain BOOTP is not served)');
   const hlen = buf[2]!;
-  if (hlen > 16) throw parseError(`hardware address length ${hlen} > 16`);
+  if (hlen > 16) throw new Malformed(`hardware address length ${hlen} > 16`);
 
   const found = new Map<number, Uint8Array[]>();
   parseOptions(buf, HEADER + 4, buf.length, found, 'options');
@@ -94,7 +118,7 @@ export function decode(input: Uint8Array): DhcpMessage {
   let overload = 0;
   if (overloadChunks) {
     const ov = concat(overloadChunks);
-    if (ov.length !== 1 || ov[0]! < 1 || ov[0]! > 3) throw parseError('bad option overload (52) value');
+    if (ov.length !== 1 || ov[0]! < 1 || ov[0]! > 3) throw new Malformed('bad option overload (52) value');
     overload = ov[0]!;
     if (overload & 1) parseOptions(buf, 108, 236, found, 'file');
     if (overload & 2) parseOptions(buf, 44, 108, found, 'sname');
@@ -149,10 +173,11 @@ export function encode(msg: DhcpMessage, opts: EncodeOptions = {}): Buffer {
   buf.set(ipBytes(msg.giaddr), 24);
   buf.set(msg.chaddr.subarray(0, 16), 28);
   const sname = Buffer.from(msg.sname, 'latin1');
-  if (sname.length > 63) throw new LpmosError(ErrorCode.Validation, `DHCP: sname longer than 63 bytes: ${msg.sname}`);
+  // A field may be filled completely (no terminating NUL), as decode() accepts.
+  if (sname.length > 64) throw new LpmosError(ErrorCode.Validation, `DHCP: sname longer than 64 bytes: ${msg.sname}`);
   sname.copy(buf, 44);
   const file = Buffer.from(msg.file, 'latin1');
-  if (file.length > 127) throw new LpmosError(ErrorCode.Validation, `DHCP: file longer than 127 bytes: ${msg.file}`);
+  if (file.length > 128) throw new LpmosError(ErrorCode.Validation, `DHCP: file longer than 128 bytes: ${msg.file}`);
   file.copy(buf, 108);
   buf.writeUInt32BE(MAGIC_COOKIE, HEADER);
   let i = HEADER + 4;

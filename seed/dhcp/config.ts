@@ -10,6 +10,9 @@ export interface Subnet {
   network: string;
   prefix: number;
   mask: string;
+  /** Network address and mask as 32-bit numbers (hot path: one subnet test per request). */
+  networkInt: number;
+  maskInt: number;
   broadcast: string;
   /** Dynamic pool, inclusive, as 32-bit numbers. */
   start: number;
@@ -78,7 +81,7 @@ export function parseRange(text: string, defaults: { router?: string; dns: strin
   if (((end & maskInt) >>> 0) !== net) throw new Error(`${m[1]} and ${m[2]} are not in one /${prefix} subnet`);
   if (start === net || end === bcast) throw new Error('the range must not include the network or broadcast address');
   const subnet: Subnet = {
-    network: intToIp(net), prefix, mask: intToIp(maskInt), broadcast: intToIp(bcast), start, end,
+    network: intToIp(net), prefix, mask: intToIp(maskInt), networkInt: net, maskInt, broadcast: intToIp(bcast), start, end,
     dns: defaults.dns, leaseTime: defaults.leaseTime,
   };
   if (defaults.router) subnet.router = defaults.router;
@@ -94,9 +97,8 @@ export function parseRange(text: string, defaults: { router?: string; dns: strin
   return subnet;
 }
 
-export function subnetContains(s: Subnet, ip: string): boolean {
-  const maskInt = ipToInt(s.mask);
-  return ((ipToInt(ip) & maskInt) >>> 0) === ipToInt(s.network);
+export function subnetContains(s: Subnet, ip: string | number): boolean {
+  return ((((typeof ip === 'number' ? ip : ipToInt(ip)) & s.maskInt) >>> 0) === s.networkInt);
 }
 
 /** Validates the flags into a DhcpConfig; throws z.ZodError whose issue paths name the flags. */

@@ -117,7 +117,7 @@ export class DhcpHandler {
     }
   }
 
-  async #request(req: DhcpMessage, info: ClientInfo, subnet: Subnet, machine: MachineView | undefined, reserved: string | undefined, others: ReadonlySet<number>, boot: BootPlan | undefined, signal?: AbortSignal): Promise<Outcome> {
+  async #request(req: DhcpMessage, info: ClientInfo, subnet: Subnet, machine: MachineView | undefined, reserved: string | undefined, others: (ip: number) => boolean, boot: BootPlan | undefined, signal?: AbortSignal): Promise<Outcome> {
     const server = this.#cfg.address;
     const nak = (message: string): Outcome => ({ reply: planReply(req, { type: MsgType.Nak, yiaddr: '0.0.0.0', serverId: server, message }), kind: 'nak', info });
     // SELECTING with another server's id: the client took another offer (RFC 2131 §4.3.2).
@@ -130,7 +130,7 @@ export class DhcpHandler {
     if (!subnetContains(subnet, ip)) return nak(`${ip} is not on this network`);
     const n = ipToInt(ip);
     if (reserved && ip !== reserved) return nak(`this machine's address is ${reserved}`);
-    if (!reserved && (n < subnet.start || n > subnet.end || others.has(n))) return nak(`${ip} is not in the dynamic range`);
+    if (!reserved && (n < subnet.start || n > subnet.end || others(n))) return nak(`${ip} is not in the dynamic range`);
     if (!reserved && !this.#d.leases.available(info.mac, ip)) return nak(`${ip} is in use`);
     const clientId = getOption(req, Opt.ClientId);
     const g = await this.#d.leases.grant(info.mac, ip, subnet, {
@@ -141,9 +141,11 @@ export class DhcpHandler {
     return { reply: planReply(req, { type: MsgType.Ack, yiaddr: ip, serverId: server, subnet, ...(boot ? { boot } : {}) }), kind: 'ack', info };
   }
 
-  #reservedForOthers(mac: string): ReadonlySet<number> {
-    const out = new Set<number>();
-    for (const [ip, macs] of this.#d.machines.reservations()) if (!macs.includes(mac)) out.add(ip);
-    return out;
+  #reservedForOthers(mac: string): (ip: number) => boolean {
+    const reservations = this.#d.machines.reservations();
+    return (ip) => {
+      const macs = reservations.get(ip);
+      return macs !== undefined && !macs.includes(mac);
+    };
   }
 }

@@ -23,6 +23,7 @@ export class StoreMachines implements MachinePort {
   readonly #idByMac = new Map<string, string>();
   readonly #actions = new Map<string, string>();
   #reservations = new Map<number, string[]>();
+  #reservationsStale = true;
   #stop = new AbortController();
 
   constructor(store: Store, keys: Keys, log: Logger) {
@@ -36,13 +37,11 @@ export class StoreMachines implements MachinePort {
     this.#stop = new AbortController();
     const { kvs, revision } = await this.#store.list(this.#keys.machines(), signal ? { signal } : {});
     for (const kv of kvs) this.#apply({ type: 'put', key: kv.key, value: kv.value, modRevision: kv.modRevision });
-    this.#rebuildReservations();
     const stop = this.#stop.signal;
     void (async () => {
       try {
         for await (const ev of this.#store.watch(this.#keys.machines(), { signal: stop, fromRevision: revision + 1 })) {
           this.#apply(ev);
-          this.#rebuildReservations();
         }
       } catch (e) {
         if (!stop.aborted) this.#log.error({ err: e }, 'dhcp: machine watch ended; machine lookups may be stale');
@@ -57,6 +56,7 @@ export class StoreMachines implements MachinePort {
   #apply(ev: WatchEvent): void {
     const k = this.#keys.parseMachineKey(ev.key);
     if (!k) return;
+    if (k.part === 'identity') this.#reservationsStale = true;
     if (k.part === 'identity') {
       const old = this.#byId.get(k.id);
       for (const mac of old?.machine.macs ?? []) if (this.#idByMac.get(mac) === k.id) this.#idByMac.delete(mac);
@@ -80,9 +80,11 @@ export class StoreMachines implements MachinePort {
     const m = new Map<number, string[]>();
     for (const { machine } of this.#byId.values()) if (machine.ipv4) m.set(ipToInt(machine.ipv4), machine.macs);
     this.#reservations = m;
+    this.#reservationsStale = false;
   }
 
   reservations(): ReadonlyMap<number, readonly string[]> {
+    if (this.#reservationsStale) this.#rebuildReservations();
     return this.#reservations;
   }
 

@@ -14,8 +14,8 @@ export interface PickOptions {
   reserved?: string;
   /** Addresses never given out (the seed's own, the router). */
   excluded?: ReadonlySet<number>;
-  /** Fixed addresses of other machines inside the pool. */
-  reservedForOthers?: ReadonlySet<number>;
+  /** Is this address another machine's fixed address? */
+  reservedForOthers?: (ip: number) => boolean;
 }
 
 interface Offer { mac: string; until: number }
@@ -26,6 +26,8 @@ export class LeaseTable {
   readonly leases = new Map<string, Versioned<Lease>>();
   readonly claims = new Map<number, Versioned<AddressClaim>>();
   readonly #offers = new Map<number, Offer>();
+  /** The address on offer to each MAC (at most one). */
+  readonly #offerByMac = new Map<string, number>();
   /** Per subnet start: where the scan for never-used addresses resumes. */
   readonly #cursor = new Map<number, number>();
 
@@ -41,17 +43,26 @@ export class LeaseTable {
   }
 
   hold(ip: string, mac: string, until: number): void {
-    this.#offers.set(ipToInt(ip), { mac, until });
+    const n = ipToInt(ip);
+    const prev = this.#offerByMac.get(mac);
+    if (prev !== undefined && prev !== n && this.#offers.get(prev)?.mac === mac) this.#offers.delete(prev);
+    this.#offers.set(n, { mac, until });
+    this.#offerByMac.set(mac, n);
   }
 
   unhold(ip: string, mac: string): void {
     const n = ipToInt(ip);
     if (this.#offers.get(n)?.mac === mac) this.#offers.delete(n);
+    if (this.#offerByMac.get(mac) === n) this.#offerByMac.delete(mac);
   }
 
-  /** Drops offers that have timed out (called now and then, keeps the map small). */
+  /** Drops offers that have timed out (called now and then, keeps the maps small). */
   sweep(now: number): void {
-    for (const [ip, o] of this.#offers) if (o.until <= now) this.#offers.delete(ip);
+    for (const [ip, o] of this.#offers) {
+      if (o.until > now) continue;
+      this.#offers.delete(ip);
+      if (this.#offerByMac.get(o.mac) === ip) this.#offerByMac.delete(o.mac);
+    }
   }
 
   /**
@@ -81,7 +92,7 @@ export class LeaseTable {
    */
   pick(mac: string, subnet: Subnet, now: number, opts: PickOptions = {}): AddressPick {
     const inRange = (n: number): boolean => n >= subnet.start && n <= subnet.end;
-    const usable = (n: number): boolean => !opts.excluded?.has(n) && !opts.reservedForOthers?.has(n);
+    const usable = (n: number): boolean => !opts.excluded?.has(n) && !opts.reservedForOthers?.(n);
     if (opts.reserved) {
       // A reservation always wins over dynamic leases (issue 3); only a decline blocks it.
       const n = ipToInt(opts.reserved);
@@ -93,9 +104,8 @@ export class LeaseTable {
       const n = ipToInt(cur.ip);
       if (inRange(n) && usable(n) && this.freeFor(n, mac, now)) return { ip: cur.ip, why: 'current' };
     }
-    for (const [ip, o] of this.#offers) {
-      if (o.mac === mac && o.until > now && inRange(ip) && usable(ip) && this.freeFor(ip, mac, now)) return { ip: intToIp(ip), why: 'current' };
-    }
+    const offered = this.#offerByMac.get(mac);
+    if (offered !== undefined && inRange(offered) && usable(offered) && this.freeFor(offered, mac, now)) return { ip: intToIp(offered), why: 'current' };
     if (opts.requested) {
       const n = ipToInt(opts.requested);
       if (inRange(n) && usable(n) && (this.#unused(n, now) || this.claims.get(n)?.value.mac === mac) && this.freeFor(n, mac, now)) {

@@ -6,8 +6,7 @@ import type dgram from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
 import type { Keys } from '../../core/keys.ts';
 import type { Store } from '../../core/store/store.ts';
-import { isLpmosError } from '../../core/errors.ts';
-import { decode, encode, macOf, maxReplySize } from './codec.ts';
+import { encode, macOf, maxReplySize, tryDecode, type DhcpMessage } from './codec.ts';
 import { dhcpConfigSchema, type DhcpConfig, type DhcpFlags } from './config.ts';
 import { DhcpHandler } from './handler.ts';
 import { LeaseRepository } from './leases.ts';
@@ -84,6 +83,8 @@ export class DhcpServer {
         // Port 4011 is unicast only (PXE boot server discovery): bound to the seed's address, so
         // replies leave from the address the client asked, even when it is not the primary one.
         const sock = await open(port, port === c.proxyPort ? c.address : undefined);
+        // Boot storms arrive in bursts: a larger receive buffer (capped by net.core.rmem_max) drops less.
+        try { sock.setRecvBufferSize(4 * 1024 * 1024); } catch { /* keep the default */ }
         sock.on('message', (buf, rinfo) => this.#receive(port, buf, rinfo));
         sock.on('error', (e) => { this.counters.errors++; this.#log.error({ err: e, port }, 'dhcp: socket error'); });
         this.#sockets.set(port, sock);
@@ -112,14 +113,13 @@ export class DhcpServer {
 
   #receive(port: number, buf: Buffer, rinfo: dgram.RemoteInfo): void {
     this.counters.received++;
-    let req;
-    try {
-      req = decode(buf);
-    } catch (e) {
+    const r = tryDecode(buf);
+    if (!r.ok) {
       this.counters.malformed++;
-      this.#log.debug({ from: rinfo.address, err: isLpmosError(e) ? e.message : String(e) }, 'dhcp: malformed packet dropped');
+      this.#log.debug({ from: rinfo.address, err: r.error }, 'dhcp: malformed packet dropped');
       return;
     }
+    const req = r.msg;
     const mac = macOf(req);
     if (!this.#limiter.allow(mac, Date.now())) { this.counters.rateLimited++; return; }
     if (this.#inFlight >= MAX_IN_FLIGHT) { this.counters.overloaded++; return; }
@@ -132,7 +132,7 @@ export class DhcpServer {
     this.#chains.set(mac, next);
   }
 
-  async #process(port: number, req: ReturnType<typeof decode>, rinfo: dgram.RemoteInfo): Promise<void> {
+  async #process(port: number, req: DhcpMessage, rinfo: dgram.RemoteInfo): Promise<void> {
     try {
       const out = await this.#handler.handle(req, port, this.#stop.signal);
       const type = out.info?.messageType;

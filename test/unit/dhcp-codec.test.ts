@@ -103,5 +103,6 @@ test('malformed packets throw E_PARSE, never anything else', () => {
 
 test('encode pads to the 300-byte BOOTP minimum and rejects an over-long file name', () => {
   assert.equal(encode(base([])).length, 300);
-  assert.throws(() => encode({ ...base([]), file: 'x'.repeat(128) }), /file longer/);
+  assert.throws(() => encode({ ...base([]), file: 'x'.repeat(129) }), /file longer/);
+  assert.equal(decode(encode({ ...base([]), file: 'x'.repeat(128) })).file, 'x'.repeat(128));
 });

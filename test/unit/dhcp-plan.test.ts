@@ -105,11 +105,14 @@ test('destinations: ciaddr unicast, broadcast otherwise, proxy port answers the 
 });
 
 test('config: flags validated, errors name the flag', () => {
-  const bad = dhcpConfigSchema.safeParse({ dhcp: 'full', address: '10.213.0.1', dhcpRange: ['10.213.0.9-10.213.0.1'] });
+  const bad = dhcpConfigSchema.safeParse({ dhcp: 'full', interface: 'prov0', dhcpRange: ['10.213.0.9-10.213.0.1'] });
   assert.equal(bad.success, false);
   const paths = bad.error!.issues.map((i) => i.path.join('.'));
-  assert.ok(paths.includes('interface'), paths.join());
-  assert.ok(paths.includes('dhcpRange'), paths.join());
+  for (const p of ['address', 'dhcpRange']) assert.ok(paths.includes(p), `${p} not in ${paths.join()}`);
+  const dns = dhcpConfigSchema.safeParse({ dhcp: 'full', interface: 'prov0', address: '10.213.0.1', dhcpRange: ['10.213.0.9-10.213.0.11'], dhcpDns: ['10.213.0'] });
+  assert.deepEqual(dns.error?.issues.map((i) => i.path.join('.')), ['dhcpDns.0']);
+  // No --interface: valid config, but startDhcp keeps DHCP off and says so (never default into serving).
+  assert.equal(dhcpConfigSchema.parse({ dhcp: 'full', address: '10.213.0.1', dhcpRange: ['10.213.0.10-10.213.0.20'] }).interface, undefined);
   assert.equal(dhcpConfigSchema.parse({}).mode, 'off');
   const s = parseRange('10.213.8.10-10.213.8.200/22,router=10.213.8.1,dns=10.213.0.1+10.213.0.2,lease=120', { dns: [], leaseTime: 3600 });
   assert.equal(s.network, '10.213.8.0');

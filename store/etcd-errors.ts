@@ -3,7 +3,7 @@
 // E_COMPACTED, E_NOT_FOUND (lease), E_VALIDATION (malformed txn) or E_INTERNAL.
 import {
   ClientClosedError, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdLeaseInvalidError,
-  EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnauthenticatedError, GRPCUnavailableError,
+  EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnauthenticatedError, GRPCUnavailableError,
   castGrpcError, isRecoverableError,
 } from 'etcd3';
 import { isBrokenCircuitError } from 'cockatiel';
@@ -17,8 +17,14 @@ export function isAbortError(e: unknown): boolean {
 export function isTransient(e: unknown): boolean {
   if (e instanceof LpmosError) return e.code === 'E_UNAVAILABLE' && !(e.cause instanceof Error && isAuthError(e.cause));
   if (!(e instanceof Error)) return false;
-  if (isAuthError(e)) return false;
+  if (isAuthError(e) || isTooLarge(e)) return false;
   return isRecoverableError(e) || isBrokenCircuitError(e) || /UNAVAILABLE|ECONNREFUSED|ECONNRESET|stream ended|RST_STREAM/i.test(e.message);
+}
+
+/** A request or response over gRPC's or etcd's size limit (etcd --max-request-bytes, 1.5 MiB by default). */
+export function isTooLarge(e: unknown): boolean {
+  return e instanceof GRPCResourceExhastedError || (e instanceof Error && /RESOURCE_EXHAUSTED|request is too large|message larger than max/i.test(e.message))
+    || (e instanceof LpmosError && e.cause instanceof Error && isTooLarge(e.cause));
 }
 
 function isAuthError(e: Error): boolean {
@@ -40,6 +46,7 @@ export function toLpmosError(raw: unknown, endpoints: readonly string[], timeout
   if (e instanceof EtcdLeaseInvalidError || /lease not found/i.test(msg)) {
     return new LpmosError('E_NOT_FOUND', `etcd: lease not found: ${msg}`, { cause: e });
   }
+  if (isTooLarge(e)) return new LpmosError('E_VALIDATION', `etcd at ${where}: message too large: ${msg}`, { cause: e });
   if (/duplicate key|too many operations/i.test(msg)) return new LpmosError('E_VALIDATION', `etcd rejected the transaction: ${msg}`, { cause: e });
   if (e instanceof GRPCDeadlineExceededError) {
     return new LpmosError('E_UNAVAILABLE', `etcd at ${where} did not answer within ${timeoutMs} ms`, { cause: e });

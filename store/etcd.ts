@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import type {
   CallOptions, Compare, KeyValue, Lease, ListResult, Operation, Store, TxnResult, WatchEvent, WatchOptions,
 } from '../core/store/store.ts';
-import { toLpmosError } from './etcd-errors.ts';
+import { isTooLarge, toLpmosError } from './etcd-errors.ts';
 import { EtcdLease } from './etcd-lease.ts';
 import { etcdWatch, prefixRange } from './etcd-watch.ts';
 
@@ -22,6 +22,8 @@ export interface EtcdStoreOptions {
   timeoutMs?: number;
   /** Keys per range request when listing (default 1000). */
   pageSize?: number;
+  /** Largest gRPC message accepted (default 256 MiB); a list page over it is split. */
+  maxReceiveBytes?: number;
   /** Events a watch queues for a slow consumer before it pauses the stream (default 10 000). */
   watchBuffer?: number;
   logger?: Logger;
@@ -73,7 +75,7 @@ export class EtcdStore implements Store {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 2000,
         // Large pages of large values (1000 × a machine's inventory) exceed the 4 MiB default.
-        'grpc.max_receive_message_length': 256 * 1024 * 1024,
+        'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 256 * 1024 * 1024,
       },
     };
     if (opts.tls?.ca || opts.tls?.cert) {
@@ -116,11 +118,21 @@ export class EtcdStore implements Store {
     const kvs: KeyValue[] = [];
     let key = start;
     let revision = 0;
+    let limit = this.#pageSize;
     for (;;) {
       // Every page reads at the first page's revision, so the whole listing is one snapshot.
-      const res = await this.#call(() => this.#client.kv.range({
-        key, range_end, limit: this.#pageSize, keys_only: keysOnly, ...(revision > 0 ? { revision } : {}),
-      }), opts);
+      let res;
+      try {
+        res = await this.#call(() => this.#client.kv.range({
+          key, range_end, limit, keys_only: keysOnly, ...(revision > 0 ? { revision } : {}),
+        }), opts);
+      } catch (e) {
+        // A page of very large values can exceed the gRPC message limit: halve it and retry.
+        if (!isTooLarge(e) || limit === 1) throw e;
+        limit = Math.max(1, Math.floor(limit / 2));
+        this.#log.debug({ prefix, limit }, 'etcd list page too large; halving');
+        continue;
+      }
       if (revision === 0) revision = Number(res.header.revision);
       for (const kv of res.kvs) kvs.push(toKeyValue(kv, keysOnly));
       const last = res.kvs[res.kvs.length - 1];

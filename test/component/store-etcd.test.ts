@@ -85,6 +85,35 @@ describe('etcd store: edges', () => {
     }
   });
 
+  it('splits a list page that exceeds the message limit', async () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints, maxReceiveBytes: 64 * 1024 });
+    try {
+      const big = 'b'.repeat(10 * 1024);
+      await store.txn([], Array.from({ length: 40 }, (_, i) => ({ type: 'put' as const, key: `/big/${String(i).padStart(2, '0')}`, value: `${i}${big}` })));
+      const res = await store.list('/big/'); // 400 KiB in one page would be over 64 KiB
+      assert.deepEqual(res.kvs.map((kv) => kv.value), Array.from({ length: 40 }, (_, i) => `${i}${big}`));
+      await assert.rejects(store.put('/big/huge', 'h'.repeat(2 * 1024 * 1024)), (e: unknown) => isLpmosError(e, 'E_VALIDATION') && /too large/.test((e as Error).message));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails over to the next endpoint when one is down', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    for (const endpoints of [[dead, ...etcd.endpoints], [...etcd.endpoints, dead]]) {
+      const store = await openStore({ endpoints, timeoutMs: 2000 });
+      try {
+        for (let i = 0; i < 20; i++) {
+          await store.put(`/failover/${i}`, String(i));
+          assert.equal((await store.get(`/failover/${i}`))?.value, String(i));
+        }
+        assert.equal((await store.list('/failover/')).kvs.length, 20);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('--etcd parser: normalises URLs and names the bad one', () => {
     assert.deepEqual(parseEtcdEndpoints('http://127.0.0.1:2379, http://10.0.0.2:2380'), ['http://127.0.0.1:2379', 'http://10.0.0.2:2380']);
     assert.deepEqual(parseEtcdEndpoints('https://etcd.example'), ['https://etcd.example:2379']);

@@ -1,17 +1,17 @@
 // Per-machine boot menus served over TFTP for boot loaders that read their config by TFTP:
 // pxelinux (`pxelinux.cfg/01-<mac>`, then `default`) and GRUB netboot (`grub.cfg-01-<mac>`, in the
-// root or next to the prefix, then `grub/grub.cfg`). Rendered from the machine's state in etcd
-// through templates/pxelinux.cfg.hbs and templates/grub.cfg.hbs on every request, so a changed
-// spec takes effect at the next boot.
+// root or next to the prefix, then `grub/grub.cfg`). Rendered from the machine's state in etcd on
+// every request, so a changed spec takes effect at the next boot. The menus are the same as the
+// HTTP server's (seed/http/boot-scripts.ts: templates/pxelinux.cfg.hbs and grub.cfg.hbs, the agent
+// command line of core/cmdline.ts), so a machine boots alike whichever way its loader asks.
 //
 // Decision per machine: `localboot` boots the local disk; every other action (inspect, install,
 // wipe, rescue) and an unknown or spec-less machine ('discover': the agent enrols it and waits)
 // boots the LPMOS agent kernel and ramdisk over HTTP.
-import type { Action } from '../../core/model/spec.ts';
-import { renderTemplate } from '../../templates/render.ts';
+import { grubMenu, pxelinuxMenu, type ScriptEnv } from '../http/boot-scripts.ts';
+import type { BootAction } from '../http/cmdline.ts';
 import type { DynamicFiles } from './files.ts';
-
-export type BootAction = Action | 'discover';
+export type { BootAction };
 
 export interface MachineBoot {
   id: string;
@@ -26,16 +26,6 @@ export interface MachineBootPort {
   byMac(mac: string, signal: AbortSignal): Promise<MachineBoot | undefined>;
   /** The machine holding a DHCP lease on this address, for requests that carry no MAC. */
   byIp(ip: string, signal: AbortSignal): Promise<MachineBoot | undefined>;
-}
-
-export interface BootMenuConfig {
-  /** The seed's HTTP server as machines reach it, e.g. `http://10.213.16.1:8080`. */
-  httpBase: string;
-  /** Paths of the agent kernel and ramdisk on that server. */
-  agentKernel: string;
-  agentInitrd: string;
-  /** Extra kernel arguments for every machine (e.g. `console=ttyS0,115200`). */
-  cmdline: string;
 }
 
 export type MenuRequest = { kind: 'pxelinux' | 'grub'; mac?: string };
@@ -56,38 +46,14 @@ export function parseMenuPath(path: string): MenuRequest | undefined {
   return undefined;
 }
 
-/** The template context of a menu (pure). */
-export function menuContext(cfg: BootMenuConfig, machine: MachineBoot | undefined): object {
-  const base = new URL(cfg.httpBase);
-  const action: BootAction = machine?.action ?? 'discover';
-  const args = [`lpmos.seed=${base.origin}`, `lpmos.action=${action}`];
-  if (machine) args.push(`lpmos.machine=${machine.id}`);
-  if (cfg.cmdline) args.push(cfg.cmdline);
-  if (machine?.kernelCmdline) args.push(machine.kernelCmdline);
-  // GRUB names an HTTP file as (http,host:port)/path.
-  const grub = (path: string): string => `(http,${base.host})${path}`;
-  return {
-    title: machine ? `machine ${machine.id} (${machine.mac})` : 'an unknown machine',
-    action,
-    localboot: action === 'localboot',
-    agent: {
-      kernel: new URL(cfg.agentKernel, base).href,
-      initrd: new URL(cfg.agentInitrd, base).href,
-      grubKernel: grub(cfg.agentKernel),
-      grubInitrd: grub(cfg.agentInitrd),
-      cmdline: args.join(' '),
-    },
-  };
-}
-
 export class BootMenus implements DynamicFiles {
   readonly #port: MachineBootPort;
-  readonly #cfg: BootMenuConfig;
+  readonly #env: () => ScriptEnv;
 
-  constructor(port: MachineBootPort, cfg: BootMenuConfig) {
+  /** `env`: the HTTP side's script settings (seed URL as machines reach it, agent artifacts, console). */
+  constructor(port: MachineBootPort, env: ScriptEnv | (() => ScriptEnv)) {
     this.#port = port;
-    this.#cfg = cfg;
-    new URL(cfg.httpBase); // fail at start, not at the first boot
+    this.#env = typeof env === 'function' ? env : () => env;
   }
 
   async resolve(path: string, client: { address: string }, signal: AbortSignal): Promise<Buffer | undefined> {
@@ -101,7 +67,7 @@ export class BootMenus implements DynamicFiles {
     } else {
       machine = await this.#port.byIp(client.address, signal);
     }
-    const template = req.kind === 'pxelinux' ? 'pxelinux.cfg' : 'grub.cfg';
-    return Buffer.from(renderTemplate(template, menuContext(this.#cfg, machine)), 'utf8');
+    const env = this.#env();
+    return Buffer.from(req.kind === 'pxelinux' ? pxelinuxMenu(env, machine) : grubMenu(env, machine), 'utf8');
   }
 }

@@ -32,7 +32,7 @@ before(async () => {
   await writeFile(join(root, 'lpxelinux.0'), 'boot loader bytes');
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints, logger: silentLogger(), timeoutMs: 2000 });
-  const menus = new BootMenus(storeBootPort(store, keys), { httpBase: 'http://10.213.16.1:8080', agentKernel: '/boot/agent/vmlinuz', agentInitrd: '/boot/agent/initrd.img', cmdline: 'console=ttyS0' });
+  const menus = new BootMenus(storeBootPort(store, keys), { seedUrl: 'http://10.213.16.1:8080', etcd: ['http://10.213.16.1:2379'], site: keys.root.split('/')[2]!, prefix: '/lpmos/', agentKernel: 'vmlinuz', agentInitrd: 'initrd.img', console: 'console=ttyS0', cmdline: '' });
   server = await startTftp({ root, address: '127.0.0.1', port: 0, renderTimeoutMs: 1500 }, { log: silentLogger(), dynamic: menus });
 });
 
@@ -63,8 +63,8 @@ test('pxelinux and GRUB menus are rendered per machine from etcd and follow its 
   let r = await fetch('pxelinux.cfg/01-52-54-00-21-43-65');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.body, /^DEFAULT agent$/m);
-  assert.match(r.body, /KERNEL http:\/\/10\.213\.16\.1:8080\/boot\/agent\/vmlinuz/);
-  assert.match(r.body, /APPEND lpmos\.seed=http:\/\/10\.213\.16\.1:8080 lpmos\.action=inspect lpmos\.machine=db-07 console=ttyS0/);
+  assert.match(r.body, /KERNEL http:\/\/10\.213\.16\.1:8080\/artifacts\/vmlinuz/);
+  assert.match(r.body, /APPEND lpmos\.seed=http:\/\/10\.213\.16\.1:8080 .*lpmos\.machine=db-07 .*lpmos\.action=inspect console=ttyS0/);
 
   await assignMachine(store, keys, 'db-07', { action: 'localboot' });
   r = await fetch('grub.cfg-01-52-54-00-21-43-65');

@@ -18,13 +18,13 @@ test('menu paths: pxelinux and GRUB per-MAC and default names; everything else i
   }
 });
 
-const cfg = { httpBase: 'http://10.213.16.1:8080', agentKernel: '/boot/agent/vmlinuz', agentInitrd: '/boot/agent/initrd.img', cmdline: '' };
+const env = { seedUrl: 'http://10.213.16.1:8080', etcd: ['http://10.213.16.1:2379'], site: 'default', prefix: '/lpmos/', agentKernel: 'vmlinuz', agentInitrd: 'initrd.img', console: 'console=ttyS0', cmdline: '' };
 const never = new AbortController().signal;
 
 test('menus follow the machine state in the store: unknown → not ours, spec-less → discover, localboot, lease → GRUB by IP', async () => {
   const store = new MemoryStore();
   const keys = new Keys();
-  const menus = new BootMenus(storeBootPort(store, keys), cfg);
+  const menus = new BootMenus(storeBootPort(store, keys), env);
   const client = { address: '10.213.16.50' };
   // unknown MAC: undefined, so pxelinux falls through to "default", which is rendered for discovery
   assert.equal(await menus.resolve('pxelinux.cfg/01-52-54-00-12-34-56', client, never), undefined);
@@ -34,7 +34,7 @@ test('menus follow the machine state in the store: unknown → not ours, spec-le
   await addMachine(store, keys, { name: 'web-01', macs: ['52:54:00:12:34:56'] });
   let menu = (await menus.resolve('pxelinux.cfg/01-52-54-00-12-34-56', client, never))!.toString();
   assert.match(menu, /^DEFAULT agent$/m);
-  assert.match(menu, /lpmos\.action=discover lpmos\.machine=web-01/);
+  assert.match(menu, /lpmos\.machine=web-01 .*lpmos\.action=discover/);
 
   await assignMachine(store, keys, 'web-01', { action: 'localboot' });
   menu = (await menus.resolve('pxelinux.cfg/01-52-54-00-12-34-56', client, never))!.toString();
@@ -47,6 +47,6 @@ test('menus follow the machine state in the store: unknown → not ours, spec-le
   assert.match((await menus.resolve('grub/grub.cfg', client, never))!.toString(), /^set default=local$/m);
 
   await assignMachine(store, keys, 'web-01', { action: 'inspect' });
-  assert.match((await menus.resolve('grub/grub.cfg', client, never))!.toString(), /lpmos\.action=inspect lpmos\.machine=web-01/);
+  assert.match((await menus.resolve('grub/grub.cfg', client, never))!.toString(), /lpmos\.machine=web-01 .*lpmos\.action=inspect/);
   await store.close();
 });

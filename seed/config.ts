@@ -16,7 +16,19 @@ export const seedConfigSchema = z.object({
   etcdPassword: z.string().optional(),
   etcdBinary: z.string().default('/usr/bin/etcd'),
   site: nameSchema.default(DEFAULT_SITE),
+  /** TFTP (seed/tftp): served when --tftp-root is given, bound to --tftp-address (the provisioning address). */
+  tftpRoot: z.string().min(1).optional(),
+  tftpAddress: z.ipv4({ message: 'must be an IPv4 address (the provisioning address)' }).optional(),
+  tftpPort: z.coerce.number().int().min(0).max(65535).default(69),
+  tftpMaxTransfers: z.coerce.number().int().min(1).max(10000).default(256),
   prefix: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must start with "/" and hold only letters, digits, ".", "_", "-", "/"').default(DEFAULT_PREFIX),
+  // HTTP (seed/http/config.ts checks the values): started when a port or an artifact dir is given.
+  httpPort: z.coerce.number().int().min(0).max(65535).optional(),
+  httpAddress: z.string().optional(),
+  httpArtifacts: z.string().optional(),
+  httpPublicUrl: z.string().optional(),
+  swarmBootstrap: z.string().optional(),
+  agentEtcd: z.string().optional(),
 });
 
 export type SeedConfig = z.infer<typeof seedConfigSchema>;

@@ -9,6 +9,7 @@ import { ManagedEtcd } from '../store/managed-etcd.ts';
 import { openStore, parseEtcdEndpoints, type OpenStoreOptions } from '../store/connect.ts';
 import type { SeedConfig } from './config.ts';
 import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
+import type { TftpServer } from './tftp/server.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -20,6 +21,7 @@ export class Seed {
   readonly #log: Logger;
   #etcd: ManagedEtcd | undefined;
   #store: Store | undefined;
+  #tftp: TftpServer | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -66,6 +68,16 @@ export class Seed {
         startedAt: new Date().toISOString(),
         etcd: { endpoints: this.#endpoints, managed: this.#etcd !== undefined },
       });
+      if (c.tftpRoot) {
+        if (!c.tftpAddress) throw new LpmosError(ErrorCode.Usage, '--tftp-root needs --tftp-address: the provisioning address to serve on (never every interface by accident)');
+        const { startTftp } = await import('./tftp/server.ts');
+        // Per-machine pxelinux/GRUB menus (seed/tftp/boot-menus.ts) join as `dynamic` once the HTTP
+        // server, whose script settings they share, is composed here.
+        this.#tftp = await startTftp(
+          { root: c.tftpRoot, address: c.tftpAddress, port: c.tftpPort, maxTransfers: c.tftpMaxTransfers },
+          { log: this.#log.child({ component: 'tftp' }), ...(signal ? { signal } : {}) },
+        );
+      }
       this.#log.info({ etcd: this.#endpoints, managed: this.#etcd !== undefined, site: c.site, stateDir: c.stateDir }, 'seed ready');
     } catch (e) {
       await this.stop();
@@ -74,6 +86,8 @@ export class Seed {
   }
 
   async stop(): Promise<void> {
+    await this.#tftp?.stop();
+    this.#tftp = undefined;
     await removeSeedInfo(this.config.stateDir).catch(() => undefined);
     await this.#store?.close().catch(() => undefined);
     this.#store = undefined;

@@ -83,6 +83,16 @@ export function registerSeedCommand(program: Command): void {
     .description('run the seed: a private etcd (or --etcd for an existing cluster); PXE services come with later releases')
     .option('--config <file>', 'YAML file with settings named as the flags (state-dir: /srv/lpmos, site: dc1, …)')
     .option('--etcd-binary <path>', 'etcd binary for the managed etcd (default /usr/bin/etcd)')
+    .option('--http-port <port>', 'serve boot scripts and artifacts over HTTP on this port (default 8080 when --http-artifacts is given)')
+    .option('--http-address <ip>', 'address the HTTP server binds to (default 0.0.0.0)')
+    .option('--http-artifacts <dirs>', 'comma-separated directories with a manifest.json (lpmos boot assets / boot ramdisk output)')
+    .option('--http-public-url <url>', 'the seed as machines reach it, e.g. http://10.0.0.1:8080 (default: the address they connected to)')
+    .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line')
+    .option('--agent-etcd <urls>', "etcd endpoints given to agents (default: the seed's own)")
+    .option('--tftp-root <dir>', 'serve this directory (boot loaders) read-only over TFTP')
+    .option('--tftp-address <ip>', 'provisioning address the TFTP server binds to (required with --tftp-root)')
+    .option('--tftp-port <n>', 'TFTP port (default 69)')
+    .option('--tftp-max-transfers <n>', 'concurrent TFTP transfers; past it clients get "server busy" (default 256)')
     .addHelpText('after', '\nSettings: flags > LPMOS_* environment variables (LPMOS_STATE_DIR, LPMOS_SITE, …) > --config file > defaults.\nWithout --etcd the seed runs its own etcd with data under <state-dir>/etcd and stops it on exit.')
     .action(async (_opts: unknown, cmd: Command) => runSeed(cmd));
 }

@@ -1,0 +1,190 @@
+// The edge of the installer: carries out a step's actions on this machine's disks. Everything
+// that decides what to run is in plan/ and debian/ (pure); this file only runs it, evaluates
+// checks, learns facts (UUIDs) and keeps the chroot's API filesystems mounted exactly while a
+// chroot step runs — unmounted again in `finally`, also when the step fails or is aborted.
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ErrorCode, LpmosError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { silentLogger } from '../core/log.ts';
+import { DebootstrapProgressParser } from './debian/progress.ts';
+import { execCommand, mustRun } from './exec.ts';
+import type { Layout } from './plan/layout.ts';
+import { parseMounts } from './plan/probes.ts';
+import type { Action, Check, Facts, Step } from './plan/types.ts';
+
+export interface StepProgress { percent?: number; bytes?: number; message?: string }
+
+export interface ExecutorOptions { target: string; log?: Logger }
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  const all = parseMounts(await readFile('/proc/mounts', 'utf8'));
+  return all.map((m) => m.dir).filter((d) => d === dir || d.startsWith(`${dir}/`));
+}
+
+export class LocalExecutor {
+  readonly #target: string;
+  readonly #log: Logger;
+
+  constructor(opts: ExecutorOptions) {
+    this.#target = opts.target;
+    this.#log = opts.log ?? silentLogger();
+  }
+
+  async check(c: Check, signal: AbortSignal): Promise<boolean> {
+    switch (c.kind) {
+      case 'run': {
+        const r = await execCommand(c.argv, { signal });
+        return c.ok(r.stdout, r.code);
+      }
+      case 'file':
+        return c.ok(await readFile(c.path, 'utf8').catch(() => undefined));
+      case 'exists':
+        return existsSync(c.path);
+      case 'all':
+        for (const sub of c.checks) if (!(await this.check(sub, signal))) return false;
+        return true;
+    }
+  }
+
+  /** UUIDs of the layout's filesystems, probed from the devices (blkid -p: no cache, no udev needed). */
+  async facts(layout: Layout, signal: AbortSignal): Promise<Facts> {
+    const uuids: Record<string, string> = {};
+    for (const f of layout.filesystems) {
+      const r = await execCommand(['blkid', '-p', '-o', 'value', '-s', 'UUID', f.device], { signal });
+      const uuid = r.stdout.trim();
+      if (r.code === 0 && uuid) uuids[f.device] = uuid;
+    }
+    return { uuids, efivars: existsSync('/sys/firmware/efi/efivars') };
+  }
+
+  async runStep(step: Step, facts: Facts, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<void> {
+    const actions = step.actions(facts);
+    if (!step.chroot) {
+      for (const a of actions) await this.#act(a, false, signal, progress);
+      return;
+    }
+    const undo = await this.#enterChroot(signal);
+    try {
+      for (const a of actions) await this.#act(a, true, signal, progress);
+    } finally {
+      await undo();
+    }
+  }
+
+  async #act(a: Action, chroot: boolean, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<void> {
+    switch (a.kind) {
+      case 'run': {
+        const argv = chroot && !a.host ? ['chroot', this.#target, ...a.argv] : a.argv;
+        this.#log.info({ argv }, 'run');
+        if (a.progress === 'debootstrap') {
+          const parser = new DebootstrapProgressParser();
+          await mustRun(argv, { signal, ...(a.env ? { env: a.env } : {}), onFd3Line: (l) => {
+            const u = parser.feed(l);
+            if (u) progress({ percent: u.percent, ...(u.bytes !== undefined ? { bytes: u.bytes } : {}), ...(u.message ? { message: u.message } : {}) });
+          } });
+          return;
+        }
+        await mustRun(argv, { signal, ...(a.input !== undefined ? { input: a.input } : {}), ...(a.env ? { env: a.env } : {}), ...(a.okCodes ? { okCodes: a.okCodes } : {}) });
+        return;
+      }
+      case 'write':
+        await mkdir(dirname(a.path), { recursive: true });
+        await writeFile(a.path, a.content, { mode: a.mode ?? 0o644 });
+        await chmod(a.path, a.mode ?? 0o644); // writeFile's mode only applies to new files
+        return;
+      case 'assert': {
+        const r = await mustRun(a.argv, { signal });
+        const why = a.fail(r.stdout);
+        if (why) throw new LpmosError(ErrorCode.Validation, why);
+        return;
+      }
+      case 'mount':
+        return this.#mount(a, signal);
+      case 'clean':
+        return this.#clean(a.dir, a.keep, signal);
+      case 'flush-esp':
+        return this.#flushEsp(a.device, a.dir, signal);
+    }
+  }
+
+  async #mount(a: Extract<Action, { kind: 'mount' }>, signal: AbortSignal): Promise<void> {
+    await mkdir(a.dir, { recursive: true });
+    if ((await mountsUnder(a.dir)).includes(a.dir)) return; // mounted by an earlier run of this step
+    const r = await execCommand(['mount', '-t', a.type, ...(a.options ? ['-o', a.options] : []), a.device, a.dir], { signal });
+    if (r.code === 0) return;
+    // A kernel without vfat (this project's CI VMs) cannot mount the ESP: GRUB is installed into a
+    // staging directory on the root filesystem and copied onto the ESP by flush-esp (mtools).
+    if (a.type === 'vfat' && /unknown filesystem type/.test(r.stderr)) {
+      this.#log.warn({ device: a.device, dir: a.dir }, 'kernel cannot mount vfat: staging the ESP and copying it with mtools');
+      return;
+    }
+    throw new LpmosError(ErrorCode.Internal, `mount ${a.device} on ${a.dir} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+
+  async #flushEsp(device: string, dir: string, signal: AbortSignal): Promise<void> {
+    if ((await mountsUnder(dir)).includes(dir)) return; // a real vfat mount: GRUB wrote to it directly
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    for (const e of entries) await mustRun(['mcopy', '-s', '-o', '-i', device, join(dir, e), '::/'], { signal, env: { MTOOLS_SKIP_CHECK: '1' } });
+    for (const e of entries) await rm(join(dir, e), { recursive: true, force: true });
+  }
+
+  /** Empties `dir` except the kept mount points; stray mounts below it (a killed chroot's /dev) go first. */
+  async #clean(dir: string, keep: string[], signal: AbortSignal): Promise<void> {
+    for (const m of (await mountsUnder(dir)).reverse()) {
+      if (m !== dir && !keep.includes(m)) await mustRun(['umount', '--recursive', '--lazy', m], { signal, okCodes: [0, 32] });
+    }
+    const kept = new Set(keep);
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d)) {
+        const p = join(d, e);
+        if (e === 'lost+found') continue;
+        if (kept.has(p) || keep.some((k) => k.startsWith(`${p}/`))) {
+          await walk(p);
+          continue;
+        }
+        // --one-file-system: never follow into a filesystem that is still mounted below.
+        await mustRun(['rm', '-rf', '--one-file-system', '--', p], { signal });
+      }
+    };
+    await walk(dir);
+  }
+
+  /** Mounts /proc, /sys, /dev (+pts), /run in the target and keeps services from starting; returns the undo. */
+  async #enterChroot(signal: AbortSignal): Promise<() => Promise<void>> {
+    const t = this.#target;
+    const mounted: string[] = [];
+    const policy = join(t, 'usr/sbin/policy-rc.d');
+    const addedPolicy = !existsSync(policy);
+    const undo = async (): Promise<void> => {
+      const quiet = new AbortController().signal; // teardown must run even when the step was aborted
+      for (const m of mounted.reverse()) {
+        const r = await execCommand(['umount', '--recursive', m], { signal: quiet });
+        if (r.code !== 0) await execCommand(['umount', '--recursive', '--lazy', m], { signal: quiet });
+      }
+      if (addedPolicy) await rm(policy, { force: true });
+    };
+    try {
+      const mount = async (argv: string[], dir: string): Promise<void> => {
+        await mkdir(dir, { recursive: true });
+        await mustRun([...argv, dir], { signal });
+        mounted.push(dir);
+      };
+      await mount(['mount', '-t', 'proc', 'proc'], join(t, 'proc'));
+      await mount(['mount', '-t', 'sysfs', 'sysfs'], join(t, 'sys'));
+      if (existsSync('/sys/firmware/efi/efivars')) await mount(['mount', '--bind', '/sys/firmware/efi/efivars'], join(t, 'sys/firmware/efi/efivars'));
+      await mount(['mount', '--rbind', '/dev'], join(t, 'dev'));
+      // rslave: unmounting the target's /dev later must not propagate to the host's /dev submounts.
+      await mustRun(['mount', '--make-rslave', join(t, 'dev')], { signal });
+      await mount(['mount', '-t', 'tmpfs', '-o', 'mode=755,nosuid,nodev', 'tmpfs'], join(t, 'run'));
+      if (addedPolicy) await writeFile(policy, '#!/bin/sh\n# LPMOS install: no service starts inside the chroot (invoke-rc.d policy, 101 = forbidden)\nexit 101\n', { mode: 0o755 });
+      const resolv = join(t, 'etc/resolv.conf');
+      if (!existsSync(resolv) && existsSync('/etc/resolv.conf')) await writeFile(resolv, await readFile('/etc/resolv.conf'));
+    } catch (e) {
+      await undo();
+      throw e;
+    }
+    return undo;
+  }
+}

@@ -9,6 +9,7 @@ import { addressClaimSchema, leaseSchema, type AddressClaim, type Lease } from '
 import { LeaseTable, type AddressPick, type PickOptions } from './pool.ts';
 import type { Subnet } from './config.ts';
 import { ipToInt } from './options.ts';
+import { GroupCommit } from './group-commit.ts';
 
 export interface GrantDetails {
   hostname?: string;
@@ -29,9 +30,12 @@ export class LeaseRepository {
   readonly #keys: Keys;
   readonly #log: Logger;
   readonly #now: () => number;
+  /** Lease writes of concurrent requests share transactions (group-commit.ts). */
+  readonly commits: GroupCommit;
 
   constructor(store: Store, keys: Keys, log: Logger, now: () => number = Date.now) {
     this.#store = store;
+    this.commits = new GroupCommit(store);
     this.#keys = keys;
     this.#log = log;
     this.#now = now;
@@ -126,7 +130,8 @@ export class LeaseRepository {
         compares.push({ key: this.#keys.lease(previous), modRevision: prevLease.rev });
         ops.push({ type: 'delete', key: this.#keys.lease(previous) });
       }
-      const r = await this.#store.txn(compares, ops, signal ? { signal } : {});
+      signal?.throwIfAborted();
+      const r = await this.commits.txn(compares, ops);
       if (r.succeeded) {
         this.table.setLease(mac, { value: lease, rev: r.revision });
         this.table.setClaim(ip, { value: newClaim, rev: r.revision });
@@ -175,7 +180,8 @@ export class LeaseRepository {
         ops.push({ type: 'delete', key: this.#keys.lease(mac) });
       }
       ops.push({ type: 'put', key: this.#keys.leaseAddress(ip), value: JSON.stringify(newClaim) });
-      const r = await this.#store.txn(compares, ops, signal ? { signal } : {});
+      signal?.throwIfAborted();
+      const r = await this.commits.txn(compares, ops);
       if (r.succeeded) {
         this.table.setLease(mac, lease ? { value: lease, rev: r.revision } : undefined);
         this.table.setClaim(ip, { value: newClaim, rev: r.revision });

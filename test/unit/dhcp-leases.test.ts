@@ -119,3 +119,18 @@ test('reservations win; reserved addresses of others are skipped', async () => {
   assert.deepEqual(p, { ip: '10.213.0.11', why: 'reserved' });
   assert.ok((await r.grant(mac(2), '10.213.0.11', s, { server: '10.213.0.1', force: true })).ok);
 });
+
+test('group commit: concurrent grants share transactions; a lost compare fails only its own entry', async () => {
+  const store = new MemoryStore();
+  const r = repo(store, { t: 1_000_000 });
+  const s = subnet('10.213.0.10-10.213.0.250');
+  const picks = Array.from({ length: 60 }, (_, i) => ({ m: mac(i + 1), ip: r.offer(mac(i + 1), s, 30_000).ip! }));
+  // Someone else takes the address of client 7 behind this repository's back.
+  await store.put(keys.leaseAddress(picks[6]!.ip), JSON.stringify({ kind: 'LeaseAddress', ip: picks[6]!.ip, mac: '02:99:00:00:00:01', state: 'bound', expiresAt: '2099-01-01T00:00:00.000Z' }));
+  const results = await Promise.all(picks.map((p) => r.grant(p.m, p.ip, s, { server: '10.213.0.1' })));
+  assert.equal(results.filter((x) => x.ok).length, 59);
+  assert.deepEqual(results[6], { ok: false, reason: 'taken' });
+  assert.ok(r.commits.txns < 60, `expected fewer transactions than grants, got ${r.commits.txns}`);
+  const stored = (await store.list(keys.leases())).kvs.length;
+  assert.equal(stored, 59);
+});

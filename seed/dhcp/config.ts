@@ -25,20 +25,27 @@ export interface Subnet {
 
 const ipv4 = z.string().refine(isIpv4, { message: 'must be an IPv4 address (a.b.c.d)' });
 
+/** Lists arrive as arrays from repeated flags and YAML, as text from LPMOS_* variables. */
+const list = (sep: RegExp) => (v: unknown): unknown => (typeof v === 'string' ? v.split(sep).map((x) => x.trim()).filter(Boolean) : v);
+const bool = (v: unknown): unknown => (typeof v === 'string' ? ['true', '1', 'yes'].includes(v.toLowerCase()) : v);
+
 export const dhcpFlagsSchema = z.object({
   dhcp: z.enum(['full', 'proxy', 'off']).default('off'),
   interface: z.string().min(1).max(15).optional(),
   address: ipv4.optional(),
-  dhcpRange: z.array(z.string()).default([]),
+  /** Repeatable; in one variable or file string, ranges are separated by spaces or ";". */
+  dhcpRange: z.preprocess(list(/[\s;]+/), z.array(z.string())).default([]),
   dhcpLeaseTime: z.coerce.number().int().min(60).max(31_536_000).default(3600),
   dhcpRouter: ipv4.optional(),
-  dhcpDns: z.array(ipv4).default([]),
+  dhcpDns: z.preprocess(list(/[\s,]+/), z.array(ipv4)).default([]),
   dhcpDomain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a domain name').optional(),
-  dhcpKnownOnly: z.boolean().default(false),
+  dhcpKnownOnly: z.preprocess(bool, z.boolean()).default(false),
   dhcpUefiLoader: z.enum(['ipxe.efi', 'snponly.efi']).default('ipxe.efi'),
   /** Port of the seed's HTTP server, for iPXE scripts and UEFI HTTP boot URLs. */
   httpPort: z.coerce.number().int().min(1).max(65535).default(8080),
 });
+/** The DHCP settings as `lpmos seed` settings (the seed owns --http-port). */
+export const dhcpSeedSettings = dhcpFlagsSchema.omit({ httpPort: true }).shape;
 export type DhcpFlags = z.input<typeof dhcpFlagsSchema>;
 
 export interface DhcpConfig {

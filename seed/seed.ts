@@ -10,6 +10,7 @@ import { openStore, parseEtcdEndpoints, type OpenStoreOptions } from '../store/c
 import type { SeedConfig } from './config.ts';
 import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
 import type { TftpServer } from './tftp/server.ts';
+import type { HttpServer } from './http/server.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -22,6 +23,7 @@ export class Seed {
   #etcd: ManagedEtcd | undefined;
   #store: Store | undefined;
   #tftp: TftpServer | undefined;
+  #http: HttpServer | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -37,6 +39,11 @@ export class Seed {
 
   get etcdEndpoints(): string[] {
     return [...this.#endpoints];
+  }
+
+  /** The HTTP server, when --http-port or --http-artifacts started one. */
+  get http(): HttpServer | undefined {
+    return this.#http;
   }
 
   get managedEtcd(): ManagedEtcd | undefined {
@@ -61,6 +68,20 @@ export class Seed {
         ...(signal ? { signal } : {}),
       };
       this.#store = await openStore(opts);
+      if (c.httpPort !== undefined || c.httpArtifacts) {
+        const { startHttp } = await import('./http/server.ts');
+        this.#http = await startHttp(
+          {
+            port: c.httpPort ?? 8080,
+            ...(c.httpAddress ? { address: c.httpAddress } : {}),
+            ...(c.httpArtifacts ? { artifacts: c.httpArtifacts } : {}),
+            ...(c.httpPublicUrl ? { publicUrl: c.httpPublicUrl } : {}),
+            ...(c.swarmBootstrap ? { swarmBootstrap: c.swarmBootstrap } : {}),
+            ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : {}),
+          },
+          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints },
+        );
+      }
       await writeSeedInfo(c.stateDir, {
         pid: process.pid,
         site: c.site,
@@ -86,6 +107,8 @@ export class Seed {
   }
 
   async stop(): Promise<void> {
+    await this.#http?.stop();
+    this.#http = undefined;
     await this.#tftp?.stop();
     this.#tftp = undefined;
     await removeSeedInfo(this.config.stateDir).catch(() => undefined);

@@ -6,6 +6,7 @@ import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Le
 import { LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Lease } from '../core/store/store.ts';
+import { closeStream } from './etcd-watch.ts';
 
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> & { cancel?: () => void };
 
@@ -18,6 +19,7 @@ export class EtcdLease implements Lease {
   readonly #timer: NodeJS.Timeout;
   #stream: KeepAliveStream | undefined;
   #opening = false;
+  #broken = false;
   #lastOk = Date.now();
   #stopped = false;
   readonly #onStop: (lease: EtcdLease) => void;
@@ -50,29 +52,43 @@ export class EtcdLease implements Lease {
     }
     if (this.#opening) return;
     this.#opening = true;
-    this.#client.leaseKeepAlive().then((raw) => {
+    this.#open().catch((err: unknown) => {
+      this.#broken = true;
+      this.#log.debug({ lease: this.id, err: (err as Error).message }, 'lease keep-alive stream could not open');
+    }).finally(() => {
       this.#opening = false;
-      const stream = raw as KeepAliveStream;
-      if (this.#stopped) {
-        stream.cancel?.();
+    });
+  }
+
+  async #open(): Promise<void> {
+    if (this.#broken) {
+      // After a broken stream, one unary call first: etcd3 refreshes an auth token only on unary
+      // calls (simple tokens die with an etcd restart), and it tells us if the lease is gone.
+      const ttl = await this.#client.leaseTimeToLive({ ID: this.id });
+      if (Number(ttl.TTL) < 0) {
+        this.#lose('etcd no longer knows the lease');
         return;
       }
-      this.#stream = stream;
-      const drop = (err?: Error): void => {
-        if (this.#stream === stream) this.#stream = undefined;
-        if (err && !this.#stopped) this.#log.debug({ lease: this.id, err: err.message }, 'lease keep-alive stream broken');
-      };
-      stream.on('error', drop);
-      stream.on('end', () => drop());
-      stream.on('data', (res) => {
-        if (Number(res.TTL) <= 0) this.#lose('etcd says the lease expired');
-        else this.#lastOk = Date.now();
-      });
-      stream.write({ ID: this.id });
-    }, (err: unknown) => {
-      this.#opening = false;
-      this.#log.debug({ lease: this.id, err: (err as Error).message }, 'lease keep-alive stream could not open');
+      this.#broken = false;
+    }
+    const stream = (await this.#client.leaseKeepAlive()) as KeepAliveStream;
+    if (this.#stopped) {
+      closeStream(stream);
+      return;
+    }
+    this.#stream = stream;
+    const drop = (err?: Error): void => {
+      if (this.#stream === stream) this.#stream = undefined;
+      this.#broken = true;
+      if (err && !this.#stopped) this.#log.debug({ lease: this.id, err: err.message }, 'lease keep-alive stream broken');
+    };
+    stream.on('error', drop);
+    stream.on('end', () => drop());
+    stream.on('data', (res) => {
+      if (Number(res.TTL) <= 0) this.#lose('etcd says the lease expired');
+      else this.#lastOk = Date.now();
     });
+    stream.write({ ID: this.id });
   }
 
   #lose(why: string): void {
@@ -87,7 +103,7 @@ export class EtcdLease implements Lease {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
-    this.#stream?.cancel?.();
+    if (this.#stream) closeStream(this.#stream);
     this.#stream = undefined;
     this.#onStop(this);
   }

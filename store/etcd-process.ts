@@ -70,13 +70,18 @@ export class EtcdProcess {
     } finally {
       closeSync(fd);
     }
+    // If this process exits without stop() (crash, process.exit), do not leave etcd behind.
+    const onParentExit = (): void => void this.child.kill('SIGTERM');
+    process.once('exit', onParentExit);
     this.exited = new Promise((resolve) => {
       this.child.once('error', () => {
         this.#exitedNow = true;
+        process.removeListener('exit', onParentExit);
         resolve({ code: -1, signal: null });
       });
       this.child.once('exit', (code, signal) => {
         this.#exitedNow = true;
+        process.removeListener('exit', onParentExit);
         resolve({ code, signal });
       });
     });

@@ -34,6 +34,21 @@ export interface WatchDeps {
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2000;
 
+/**
+ * Closes a gRPC stream without hurting the others. etcd3 treats a stream error as a host
+ * failure and then closes every channel of the store (all watches, keep-alives and calls in
+ * flight), unless the stream is no longer writable; cancel() alone errors with CANCELLED while
+ * still writable. So: half-close first, then cancel.
+ */
+export function closeStream(stream: { end(): void; cancel?: () => void }): void {
+  try {
+    stream.end();
+  } catch {
+    // already ended
+  }
+  stream.cancel?.();
+}
+
 export function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
   if (prefix === '') return { key: Buffer.from([0]), range_end: Buffer.from([0]) };
   const key = Buffer.from(prefix);
@@ -77,7 +92,7 @@ export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number 
         current = stream;
         await new Promise<void>((resolve, reject) => {
           const onStop = (): void => {
-            stream.cancel?.();
+            closeStream(stream);
             resolve();
           };
           if (stop.signal.aborted) return onStop();
@@ -121,7 +136,7 @@ export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number 
               const done = res.events.length > 0 ? last : Number(res.header.revision);
               if (done + 1 > from) next = done + 1;
             } catch (e) {
-              stream.cancel?.();
+              closeStream(stream);
               finish(e as Error);
             }
           });
@@ -129,7 +144,7 @@ export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number 
             create_request: { ...prefixRange(prefix), start_revision: next ?? 0, progress_notify: true },
           });
         });
-        stream.end();
+        closeStream(stream);
       } catch (raw) {
         if (stop.signal.aborted) break;
         const e = deps.toError(raw);

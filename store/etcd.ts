@@ -92,7 +92,12 @@ export class EtcdStore implements Store {
     const signal = opts?.signal;
     signal?.throwIfAborted();
     if (this.#closed.signal.aborted) throw new LpmosError('E_UNAVAILABLE', 'etcd store is closed');
+    // "Channel closed before call started": the call raced a channel reset and never reached
+    // etcd, so one more try is safe even for a txn.
     const p = fn().catch((e: unknown) => {
+      if (e instanceof Error && /closed before call started/.test(e.message)) return fn();
+      throw e;
+    }).catch((e: unknown) => {
       throw toLpmosError(e, this.endpoints, this.#timeoutMs);
     });
     if (!signal) return p;

@@ -70,6 +70,48 @@ describe('etcd with TLS client certificates and auth', () => {
     }
   });
 
+  it('watch, lease and calls survive an etcd restart (auth token refreshed)', { timeout: 30_000 }, async () => {
+    const store = await openStore(good);
+    const ac = new AbortController();
+    const t = setTimeout(() => ac.abort(), 20_000);
+    try {
+      const lease = await store.grantLease(3);
+      await store.put('/restart/leased', 'x', { lease: lease.id });
+      const from = (await store.put('/restart/a', 'before')) + 1;
+      const seen: string[] = [];
+      const watching = (async () => {
+        for await (const ev of store.watch('/restart/', { signal: ac.signal, fromRevision: from })) {
+          seen.push(`${ev.type} ${ev.key} ${ev.value ?? ''}`);
+          if (seen.length === 2) break;
+        }
+      })();
+      await etcd.kill();
+      await etcd.restart(); // simple auth tokens do not survive this
+      let r = 0;
+      for (;;) {
+        try {
+          await store.put('/restart/b', 'after');
+          break;
+        } catch (e) {
+          assert.ok(isLpmosError(e, 'E_UNAVAILABLE') && ++r < 50, String(e));
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      await store.put('/restart/c', 'after');
+      await watching;
+      assert.deepEqual(seen, ['put /restart/b after', 'put /restart/c after']);
+      // Longer than the TTL after the restart: only working keep-alives keep the key.
+      await new Promise((res) => setTimeout(res, 3500));
+      assert.equal(lease.lost.aborted, false);
+      assert.equal((await store.get('/restart/leased'))?.value, 'x');
+      await lease.revoke();
+    } finally {
+      clearTimeout(t);
+      ac.abort();
+      await store.close();
+    }
+  });
+
   const rejects = async (opts: OpenStoreOptions, why: RegExp): Promise<void> => {
     await assert.rejects(openStore(opts), (e: unknown) => {
       assert.ok(isLpmosError(e, 'E_UNAVAILABLE'), `expected E_UNAVAILABLE, got ${String(e)}`);

@@ -117,3 +117,20 @@ it(`watch resumes after etcd is killed mid-stream: ${N} events, each once, in or
     await slowStore.close();
   }
 });
+
+it('a lease is reported lost when etcd stays unreachable for longer than its TTL', { timeout: 30_000 }, async () => {
+  const store = new EtcdStore({ endpoints: etcd.endpoints, timeoutMs: 1000 });
+  try {
+    const lease = await store.grantLease(1);
+    await sleep(700); // at least one keep-alive went through
+    assert.equal(lease.lost.aborted, false);
+    await etcd.kill();
+    const t0 = Date.now();
+    while (!lease.lost.aborted && Date.now() - t0 < 5000) await sleep(50);
+    assert.equal(lease.lost.aborted, true, 'lost did not fire');
+    assert.ok(Date.now() - t0 < 2500, `lost after ${Date.now() - t0} ms`);
+  } finally {
+    await store.close();
+    await etcd.restart();
+  }
+});

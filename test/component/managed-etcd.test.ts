@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { isLpmosError } from '../../core/errors.ts';
 import { openStore } from '../../store/connect.ts';
 import { ManagedEtcd } from '../../store/managed-etcd.ts';
+import { freePort } from '../../store/ports.ts';
 
 const dirs: string[] = [];
 const running: ManagedEtcd[] = [];
@@ -80,7 +81,7 @@ describe('managed etcd', () => {
     }
   });
 
-  it('picks a new client port when the saved one is taken, keeping the data', { timeout: 30_000 }, async () => {
+  it('picks a new client port when the saved one is taken, keeping the data; serves an extra client URL', { timeout: 30_000 }, async () => {
     const state = tempDir();
     const m = managed(state);
     await m.start();
@@ -92,12 +93,17 @@ describe('managed etcd', () => {
     const squatter: Server = createServer();
     await new Promise<void>((r) => squatter.listen(old, '127.0.0.1', r));
     try {
-      const m2 = managed(state);
+      // Also listen on an extra address (as on the provisioning network); 127.0.0.2 is loopback too.
+      const extra = `http://127.0.0.2:${await freePort('127.0.0.2')}`;
+      const m2 = managed(state, { extraClientUrls: [extra] });
       await m2.start();
       assert.notEqual(m2.ports?.client, old);
       const s2 = await openStore({ endpoints: m2.clientUrls });
       assert.equal((await s2.get('/p/k'))?.value, 'v');
       await s2.close();
+      const s3 = await openStore({ endpoints: [extra] });
+      assert.equal((await s3.get('/p/k'))?.value, 'v');
+      await s3.close();
       await m2.stop();
     } finally {
       squatter.close();

@@ -2,7 +2,10 @@
 // unreachable clusters, the --etcd flag parser, paging with a small page size.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
 import { Etcd3 } from 'etcd3';
+import { createLogger } from '../../core/log.ts';
 import { isLpmosError } from '../../core/errors.ts';
 import { openStore, parseEtcdEndpoints } from '../../store/connect.ts';
 import { EtcdStore } from '../../store/etcd.ts';
@@ -94,6 +97,61 @@ describe('etcd store: edges', () => {
       assert.deepEqual(res.kvs.map((kv) => kv.value), Array.from({ length: 40 }, (_, i) => `${i}${big}`));
       await assert.rejects(store.put('/big/huge', 'h'.repeat(2 * 1024 * 1024)), (e: unknown) => isLpmosError(e, 'E_VALIDATION') && /too large/.test((e as Error).message));
     } finally {
+      await store.close();
+    }
+  });
+
+  it('ending one watch or lease disturbs no other watch, keep-alive or call of the store', async () => {
+    const logged: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logged.push(chunk.toString());
+        done();
+      },
+    });
+    const store = new EtcdStore({ endpoints: etcd.endpoints, logger: createLogger({ format: 'json', level: 'debug', destination: sink }) });
+    // etcd3 closes every channel of a host (all streams and calls of the store) when it thinks
+    // the host failed, and a cancelled stream that is still writable looks like a failure.
+    // Count those resets through its (pinned, internal) Host class.
+    const { Host } = createRequire(import.meta.url)('etcd3/lib/connection-pool.js') as { Host: { prototype: { resetAllServices(): void } } };
+    const original = Host.prototype.resetAllServices;
+    let resets = 0;
+    Host.prototype.resetAllServices = function (this: unknown) {
+      resets++;
+      original.call(this);
+    };
+    const ac = new AbortController();
+    const t = setTimeout(() => ac.abort(), 10_000);
+    try {
+      const from = (await store.revision()) + 1;
+      const other: string[] = [];
+      const follower = (async () => {
+        for await (const ev of store.watch('/iso/', { signal: ac.signal, fromRevision: from })) {
+          other.push(ev.key);
+          if (other.length === 101) break;
+        }
+      })();
+      await store.put('/iso/first', '1');
+      for (let round = 0; round < 5; round++) {
+        // A short-lived watch and lease, ended while calls are in flight.
+        const short = new AbortController();
+        const w = (async () => {
+          for await (const _ev of store.watch('/iso/', { signal: short.signal, fromRevision: from })) break;
+        })();
+        const lease = await store.grantLease(5);
+        const calls = Array.from({ length: 20 }, (_, i) => store.put(`/iso/${round}-${i}`, 'x'));
+        await w;
+        await lease.revoke();
+        await Promise.all(calls);
+      }
+      await follower;
+      assert.equal(other.length, 101);
+      assert.equal(logged.filter((l) => /watch broken|stream broken/.test(l)).length, 0, logged.join(''));
+      assert.equal(resets, 0, 'ending a watch or lease reset the connections of the whole store');
+    } finally {
+      Host.prototype.resetAllServices = original;
+      clearTimeout(t);
+      ac.abort();
       await store.close();
     }
   });

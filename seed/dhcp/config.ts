@@ -43,9 +43,11 @@ export const dhcpFlagsSchema = z.object({
   dhcpUefiLoader: z.enum(['ipxe.efi', 'snponly.efi']).default('ipxe.efi'),
   /** Port of the seed's HTTP server, for iPXE scripts and UEFI HTTP boot URLs. */
   httpPort: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** The seed's HTTP server as machines reach it; default http://<address>:<http-port>. */
+  httpPublicUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
-/** The DHCP settings as `lpmos seed` settings (the seed owns --http-port). */
-export const dhcpSeedSettings = dhcpFlagsSchema.omit({ httpPort: true }).shape;
+/** The DHCP settings as `lpmos seed` settings (the seed owns --http-port and --http-public-url). */
+export const dhcpSeedSettings = dhcpFlagsSchema.omit({ httpPort: true, httpPublicUrl: true }).shape;
 export type DhcpFlags = z.input<typeof dhcpFlagsSchema>;
 
 export interface DhcpConfig {
@@ -131,7 +133,7 @@ export const dhcpConfigSchema = dhcpFlagsSchema.transform((f, ctx): DhcpConfig =
     subnets,
     knownOnly: f.dhcpKnownOnly,
     loaders: { bios: 'undionly.kpxe', uefiX64: f.dhcpUefiLoader, uefiIa32: 'ipxe-i386.efi', uefiArm64: 'ipxe-arm64.efi' },
-    httpBase: `http://${f.address ?? '0.0.0.0'}:${f.httpPort}`,
+    httpBase: f.httpPublicUrl ? f.httpPublicUrl.replace(/\/+$/, '') : `http://${f.address ?? '0.0.0.0'}:${f.httpPort}`,
     declineQuarantine: 600,
     offerHold: 30,
     rateLimit: { perSecond: 10, burst: 20 },

@@ -123,3 +123,8 @@ test('config: flags validated, errors name the flag', () => {
   assert.equal(s.leaseTime, 120);
   assert.throws(() => parseRange('10.213.0.0-10.213.0.10', { dns: [], leaseTime: 60 }), /network or broadcast/);
 });
+
+test('boot URLs follow --http-public-url when given', () => {
+  const c = dhcpConfigSchema.parse({ dhcp: 'proxy', interface: 'p0', address: '10.213.0.1', httpPublicUrl: 'http://seed.lab.test:8081/' });
+  assert.equal(planBoot(classify(first('ipxe-bios')), undefined, c).boot?.file, 'http://seed.lab.test:8081/boot.ipxe');
+});

@@ -203,6 +203,17 @@ test('a rewritten manifest is picked up without a restart; a file changed behind
     await assert.rejects(new ArtifactIndex([d2]).load(), /points outside/);
     await writeFile(join(d2, 'manifest.json'), JSON.stringify({ files: [{ name: '../x', sha256: '0'.repeat(64), size: 1 }] }));
     await assert.rejects(new ArtifactIndex([d2]).load(), /not a safe relative name/);
+    // The manifest `lpmos boot ramdisk` writes: { kind: 'lpmos-agent-ramdisk', kernel, initrd }.
+    const k = randomBytes(64);
+    const i = randomBytes(96);
+    await writeFile(join(d2, 'vmlinuz'), k);
+    await writeFile(join(d2, 'initrd.img'), i);
+    const entry = (file: string, b: Buffer) => ({ file, sha256: createHash('sha256').update(b).digest('hex'), size: b.length });
+    await writeFile(join(d2, 'manifest.json'), JSON.stringify({ kind: 'lpmos-agent-ramdisk', kernel: { ...entry('vmlinuz', k), release: 'x' }, initrd: { ...entry('initrd.img', i), compression: 'zstd' } }));
+    const ramdisk = new ArtifactIndex([d2]);
+    await ramdisk.load();
+    assert.equal(ramdisk.byName('initrd.img')?.size, 96);
+    assert.equal(ramdisk.bySha256(entry('vmlinuz', k).sha256)?.name, 'vmlinuz');
     await writeFile(join(d2, 'manifest.json'), '{not json');
     await assert.rejects(new ArtifactIndex([d2]).load(), (e: unknown) => isLpmosError(e, 'E_PARSE'));
     await assert.rejects(new ArtifactIndex([join(tmpdir(), `lpm-http-none-${process.pid}`)]).load(), (e: unknown) => isLpmosError(e, 'E_VALIDATION'));

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DEFAULT_PREFIX, DEFAULT_SITE } from '../core/keys.ts';
 import { nameSchema } from '../core/model/common.ts';
 import { defaultStateDir } from './state-dir.ts';
+import { dhcpSeedSettings } from './dhcp/config.ts';
 
 export const seedConfigSchema = z.object({
   stateDir: z.string().min(1).default(defaultStateDir()),
@@ -29,6 +30,8 @@ export const seedConfigSchema = z.object({
   httpPublicUrl: z.string().optional(),
   swarmBootstrap: z.string().optional(),
   agentEtcd: z.string().optional(),
+  // DHCP (seed/dhcp/config.ts): --dhcp full|proxy|off, --interface, --address, --dhcp-range, ...
+  ...dhcpSeedSettings,
 });
 
 export type SeedConfig = z.infer<typeof seedConfigSchema>;

@@ -11,6 +11,7 @@ import type { SeedConfig } from './config.ts';
 import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
 import type { TftpServer } from './tftp/server.ts';
 import type { HttpServer } from './http/server.ts';
+import type { DhcpServer } from './dhcp/server.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -24,6 +25,7 @@ export class Seed {
   #store: Store | undefined;
   #tftp: TftpServer | undefined;
   #http: HttpServer | undefined;
+  #dhcp: DhcpServer | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -99,6 +101,17 @@ export class Seed {
           { log: this.#log.child({ component: 'tftp' }), ...(signal ? { signal } : {}) },
         );
       }
+      // DHCP only on the interface the operator names (startDhcp stays off and says so otherwise).
+      const { startDhcp } = await import('./dhcp/server.ts');
+      this.#dhcp = await startDhcp(
+        {
+          dhcp: c.dhcp, interface: c.interface, address: c.address, dhcpRange: c.dhcpRange, dhcpLeaseTime: c.dhcpLeaseTime,
+          dhcpRouter: c.dhcpRouter, dhcpDns: c.dhcpDns, dhcpDomain: c.dhcpDomain, dhcpKnownOnly: c.dhcpKnownOnly,
+          dhcpUefiLoader: c.dhcpUefiLoader, httpPort: c.httpPort ?? 8080, httpPublicUrl: c.httpPublicUrl,
+        },
+        { store: this.#store, keys: this.keys, logger: this.#log.child({ component: 'dhcp' }) },
+        signal,
+      );
       this.#log.info({ etcd: this.#endpoints, managed: this.#etcd !== undefined, site: c.site, stateDir: c.stateDir }, 'seed ready');
     } catch (e) {
       await this.stop();
@@ -107,6 +120,8 @@ export class Seed {
   }
 
   async stop(): Promise<void> {
+    await this.#dhcp?.stop();
+    this.#dhcp = undefined;
     await this.#http?.stop();
     this.#http = undefined;
     await this.#tftp?.stop();

@@ -93,6 +93,16 @@ export function registerSeedCommand(program: Command): void {
     .option('--tftp-address <ip>', 'provisioning address the TFTP server binds to (required with --tftp-root)')
     .option('--tftp-port <n>', 'TFTP port (default 69)')
     .option('--tftp-max-transfers <n>', 'concurrent TFTP transfers; past it clients get "server busy" (default 256)')
+    .option('--dhcp <mode>', 'DHCP for PXE: full (addresses and leases), proxy (boot info beside another DHCP server), off (default)')
+    .option('--interface <if>', 'provisioning interface: DHCP answers here only (without it DHCP stays off)')
+    .option('--address <ip>', "the seed's address on the provisioning network (DHCP server id, next-server, boot URLs)")
+    .option('--dhcp-range <start-end>', 'address pool START-END[/PREFIX][,router=IP][,dns=IP+IP][,domain=NAME][,lease=S]; repeat for relayed subnets', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dhcp-lease-time <seconds>', 'lease time (default 3600)')
+    .option('--dhcp-router <ip>', 'default router (option 3) for ranges without router=')
+    .option('--dhcp-dns <ips>', 'DNS servers (option 6), comma-separated')
+    .option('--dhcp-domain <name>', 'domain name (option 15)')
+    .option('--dhcp-known-only', 'answer only machines known in etcd (default: enroll unknown PXE clients as discovered)')
+    .option('--dhcp-uefi-loader <file>', 'UEFI x64 loader: ipxe.efi (default) or snponly.efi')
     .addHelpText('after', '\nSettings: flags > LPMOS_* environment variables (LPMOS_STATE_DIR, LPMOS_SITE, …) > --config file > defaults.\nWithout --etcd the seed runs its own etcd with data under <state-dir>/etcd and stops it on exit.')
     .action(async (_opts: unknown, cmd: Command) => runSeed(cmd));
 }

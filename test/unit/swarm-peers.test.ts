@@ -23,7 +23,8 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 test('enrollPeer records the peer and the machine index; re-enrolling replaces the old peer id; a peer id cannot serve two machines', async () => {
   const store = new MemoryStore();
   const keys = new Keys('/t/', 'site');
-  const [a, b] = [await newPeerId(), await newPeerId()];
+  const a = await newPeerId();
+  const b = await newPeerId();
   const rec = await enrollPeer(store, keys, { peerId: a, machine: 'web-01', addrs: ['/ip4/10.0.0.5/tcp/4001'] });
   assert.equal(rec.machine, 'web-01');
   assert.ok(await store.get(keys.swarmPeer(a)));
@@ -56,7 +57,7 @@ test('concurrent enrollments of one machine leave exactly one peer id admitted',
 test('allow-list: loads enrolled peers, admits new ones and refuses deleted ones as they happen, always admits the seed', async () => {
   const store = new MemoryStore();
   const keys = new Keys('/t/', 'site');
-  const [seed, a, b, a2] = await Promise.all([1, 2, 3, 4].map(newPeerId));
+  const [seed, a, b, a2] = (await Promise.all([1, 2, 3, 4].map(newPeerId))) as [string, string, string, string];
   await enrollPeer(store, keys, { peerId: a, machine: 'web-01', addrs: [] });
   const list = new PeerAllowList({ store, keys, always: [seed] });
   const removed: string[] = [];

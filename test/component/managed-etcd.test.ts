@@ -1,20 +1,20 @@
 // The seed's supervised etcd: restarts after a crash, keeps data and ports across stop/start,
 // escalates SIGTERM → SIGKILL, and never leaves a child behind on failure or abort.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isLpmosError } from '../../core/errors.ts';
 import { openStore } from '../../store/connect.ts';
 import { ManagedEtcd } from '../../store/managed-etcd.ts';
 import { freePort } from '../../store/ports.ts';
+import { fastTempBase } from '../helpers/etcd.ts';
 
 const dirs: string[] = [];
 const running: ManagedEtcd[] = [];
 function tempDir(): string {
-  const d = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `lpmos-managed-${process.pid}-`));
+  const d = mkdtempSync(join(fastTempBase(), `lpmos-managed-${process.pid}-`));
   dirs.push(d);
   return d;
 }

@@ -1,6 +1,6 @@
 // A throwaway etcd for tests: temp data dir, free loopback ports, fast timers (1 s leases stay
 // 1 s), killed and removed by stop(). kill() + start() restarts it on the same data and ports.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdProcess, type EtcdProcessOptions } from '../../store/etcd-process.ts';
@@ -11,6 +11,21 @@ export interface TestEtcdOptions {
   /** Create dir and ports, start nothing: certificates go into `dir`, then enableTls(). */
   deferTls?: boolean;
   extraArgs?: string[];
+}
+
+/**
+ * tmpfs when there is a roomy one: etcd fsyncs every write, which on a disk is most of a test's
+ * time. Each etcd preallocates a 64 MiB WAL segment, so a small /dev/shm (containers: 64 MiB)
+ * is not used.
+ */
+export function fastTempBase(): string {
+  try {
+    const st = statfsSync('/dev/shm');
+    if (st.bavail * st.bsize > 1024 ** 3) return '/dev/shm';
+  } catch {
+    // no /dev/shm
+  }
+  return tmpdir();
 }
 
 export class TestEtcd {
@@ -27,9 +42,7 @@ export class TestEtcd {
   }
 
   static async start(opts: TestEtcdOptions = {}): Promise<TestEtcd> {
-    // tmpfs when there is one: etcd fsyncs every write, which on a disk is most of a test's time.
-    const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-    const dir = mkdtempSync(join(base, `lpmos-etcd-${process.pid}-`));
+    const dir = mkdtempSync(join(fastTempBase(), `lpmos-etcd-${process.pid}-`));
     const [client, peer, metrics] = await freePorts(3);
     const scheme = opts.tls || opts.deferTls ? 'https' : 'http';
     const clientUrl = `${scheme}://127.0.0.1:${client}`;

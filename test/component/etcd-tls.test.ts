@@ -27,7 +27,7 @@ function makeCerts(dir: string): void {
   }
 }
 
-describe('etcd with TLS client certificates and auth', () => {
+describe('etcd with TLS client certificates and auth', { timeout: 60_000 }, () => {
   let etcd: TestEtcd;
   let files: { caFile: string; certFile: string; keyFile: string };
   let good: OpenStoreOptions;

@@ -38,7 +38,7 @@ storeContract('etcd', async () => {
   };
 });
 
-describe('etcd store: edges', () => {
+describe('etcd store: edges', { timeout: 60_000 }, () => {
   let etcd: TestEtcd;
   before(async () => {
     etcd = await TestEtcd.start();

@@ -48,6 +48,9 @@ async function waitFor(what: string, cond: () => Promise<boolean>, ms: number): 
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
+/** Every contract test ends within this, also when a watch never delivers. */
+const T = { timeout: 30_000 };
+
 export function storeContract(name: string, setup: () => Promise<StoreHarness>): void {
   describe(`Store contract: ${name}`, () => {
     let h: StoreHarness;
@@ -60,7 +63,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       await h?.teardown();
     });
 
-    it('put/get: revisions and versions follow etcd', async () => {
+    it('put/get: revisions and versions follow etcd', T, async () => {
       const p = unique();
       assert.equal(await s.get(`${p}k`), undefined);
       const r1 = await s.put(`${p}k`, 'v1');
@@ -76,7 +79,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal((await s.get(`${p}j`))?.value, json);
     });
 
-    it('delete: true only when the key existed; re-create starts at version 1', async () => {
+    it('delete: true only when the key existed; re-create starts at version 1', T, async () => {
       const p = unique();
       await s.put(`${p}k`, 'a');
       const before = await s.revision();
@@ -90,7 +93,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.deepEqual(await s.get(`${p}k`), { key: `${p}k`, value: 'b', createRevision: r, modRevision: r, version: 1 });
     });
 
-    it('list: key order (bytes), prefix isolation, keysOnly, revision', async () => {
+    it('list: key order (bytes), prefix isolation, keysOnly, revision', T, async () => {
       const p = unique();
       const keys = ['m/b', 'm/a', 'm/ab', 'm/é', 'm/z', 'm/a/x', 'm', 'mm/a', 'l/a'];
       for (const k of keys) await s.put(`${p}${k}`, `value of ${k}`);
@@ -108,7 +111,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal((await s.list(p)).kvs.length, keys.length);
     });
 
-    it('list: more than 1000 keys with large values, complete and in order', async () => {
+    it('list: more than 1000 keys with large values, complete and in order', T, async () => {
       const p = unique();
       const n = 2500;
       const pad = 'x'.repeat(2000);
@@ -128,7 +131,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal((await s.list(p, { keysOnly: true })).kvs.length, n);
     });
 
-    it('txn: compare-and-swap wins with the current modRevision, loses with a stale one', async () => {
+    it('txn: compare-and-swap wins with the current modRevision, loses with a stale one', T, async () => {
       const p = unique();
       const r1 = await s.put(`${p}k`, 'v1');
       const won = await s.txn([{ key: `${p}k`, modRevision: r1 }], [{ type: 'put', key: `${p}k`, value: 'v2' }]);
@@ -141,7 +144,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal((await s.get(`${p}k`))?.value, 'v2');
     });
 
-    it('txn: modRevision 0 means "must not exist"', async () => {
+    it('txn: modRevision 0 means "must not exist"', T, async () => {
       const p = unique();
       const first = await s.txn([{ key: `${p}k`, modRevision: 0 }], [{ type: 'put', key: `${p}k`, value: 'mine' }]);
       assert.equal(first.succeeded, true);
@@ -153,7 +156,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal(third.succeeded, true, 'a deleted key does not exist again');
     });
 
-    it('txn: several keys all or nothing, in one revision', async () => {
+    it('txn: several keys all or nothing, in one revision', T, async () => {
       const p = unique();
       const ra = await s.put(`${p}a`, 'a1');
       const rb = await s.put(`${p}b`, 'b1');
@@ -180,7 +183,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.ok(after.every((kv) => kv.modRevision === ok.revision));
     });
 
-    it('txn: the same key twice is rejected (E_VALIDATION), nothing written', async () => {
+    it('txn: the same key twice is rejected (E_VALIDATION), nothing written', T, async () => {
       const p = unique();
       await assert.rejects(
         s.txn([], [{ type: 'put', key: `${p}k`, value: '1' }, { type: 'put', key: `${p}k`, value: '2' }]),
@@ -189,7 +192,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal(await s.get(`${p}k`), undefined);
     });
 
-    it('watch from a revision: history then live, in order, puts and deletes, only the prefix', async () => {
+    it('watch from a revision: history then live, in order, puts and deletes, only the prefix', T, async () => {
       const p = unique();
       const r0 = await s.put(`${p}w/a`, '1');
       await s.put(`${p}other`, 'not mine');
@@ -223,7 +226,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       ]);
     });
 
-    it('watch without a revision: only changes after the call; several watchers each get all', async () => {
+    it('watch without a revision: only changes after the call; several watchers each get all', T, async () => {
       const p = unique();
       await s.put(`${p}k`, 'before');
       const ac = new AbortController();
@@ -250,7 +253,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       ac.abort();
     });
 
-    it('watch: aborting the signal ends the iteration and nothing more is delivered', async () => {
+    it('watch: aborting the signal ends the iteration and nothing more is delivered', T, async () => {
       const p = unique();
       const ac = new AbortController();
       const got: WatchEvent[] = [];
@@ -276,7 +279,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.deepEqual(empty, []);
     });
 
-    it('leases: kept alive past the TTL; revoke deletes the attached keys', async () => {
+    it('leases: kept alive past the TTL; revoke deletes the attached keys', T, async () => {
       const p = unique();
       const lease = await s.grantLease(1);
       assert.equal(lease.ttlSeconds, 1);
@@ -299,7 +302,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       await assert.rejects(s.put(`${p}z`, 'v', { lease: lease.id }), (e: unknown) => isLpmosError(e, 'E_NOT_FOUND'));
     });
 
-    it('leases: a lease nobody keeps alive expires and takes its keys along', async () => {
+    it('leases: a lease nobody keeps alive expires and takes its keys along', T, async () => {
       const p = unique();
       const other = await h.open();
       const lease = await other.grantLease(1);
@@ -315,7 +318,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal(evs[0]?.modRevision, evs[1]?.modRevision, 'expiry deletes all keys of the lease in one revision');
     });
 
-    it('leases: `lost` fires when the lease ends behind the holder\'s back', async () => {
+    it('leases: `lost` fires when the lease ends behind the holder\'s back', T, async () => {
       const p = unique();
       const lease = await s.grantLease(1);
       await s.put(`${p}k`, 'v', { lease: lease.id });
@@ -325,7 +328,7 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       await lease.revoke(); // revoking a lost lease is harmless
     });
 
-    it('watch from a compacted revision fails with E_COMPACTED (runs last: compaction is global)', async () => {
+    it('watch from a compacted revision fails with E_COMPACTED (runs last: compaction is global)', T, async () => {
       const p = unique();
       const r1 = await s.put(`${p}k`, '1');
       await s.put(`${p}k`, '2');

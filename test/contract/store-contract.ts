@@ -328,6 +328,24 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       await lease.revoke(); // revoking a lost lease is harmless
     });
 
+    it('close(): open watches end, later calls fail with E_UNAVAILABLE', T, async () => {
+      const p = unique();
+      const other = await h.open();
+      const ac = new AbortController();
+      const got: WatchEvent[] = [];
+      const loop = (async () => {
+        for await (const ev of other.watch(p, { signal: ac.signal, fromRevision: (await s.revision()) + 1 })) got.push(ev);
+      })();
+      await s.put(`${p}k`, 'v');
+      await waitFor('event', async () => got.length === 1, 5000);
+      await other.close();
+      await Promise.race([loop, sleep(5000).then(() => assert.fail('watch did not end on close()'))]);
+      ac.abort();
+      await assert.rejects(other.get(`${p}k`), (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE'));
+      await assert.rejects(other.put(`${p}k`, 'w'), (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE'));
+      assert.equal((await s.get(`${p}k`))?.value, 'v', 'other clients are unaffected');
+    });
+
     it('watch from a compacted revision fails with E_COMPACTED (runs last: compaction is global)', T, async () => {
       const p = unique();
       const r1 = await s.put(`${p}k`, '1');

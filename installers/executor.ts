@@ -104,8 +104,6 @@ export class LocalExecutor {
         return this.#mount(a, signal);
       case 'clean':
         return this.#clean(a.dir, a.keep, signal);
-      case 'flush-esp':
-        return this.#flushEsp(a.device, a.dir, signal);
     }
   }
 
@@ -114,20 +112,15 @@ export class LocalExecutor {
     if ((await mountsUnder(a.dir)).includes(a.dir)) return; // mounted by an earlier run of this step
     const r = await execCommand(['mount', '-t', a.type, ...(a.options ? ['-o', a.options] : []), a.device, a.dir], { signal });
     if (r.code === 0) return;
-    // A kernel without vfat (this project's CI VMs) cannot mount the ESP: GRUB is installed into a
-    // staging directory on the root filesystem and copied onto the ESP by flush-esp (mtools).
-    if (a.type === 'vfat' && /unknown filesystem type/.test(r.stderr)) {
-      this.#log.warn({ device: a.device, dir: a.dir }, 'kernel cannot mount vfat: staging the ESP and copying it with mtools');
+    // A kernel without vfat (this project's build VMs) cannot mount the ESP: FAT in user space
+    // (fusefat) instead. fsname= makes the device the mount's source in mountinfo, which is how
+    // grub-install finds the ESP's device (it reads the FAT itself to check it is one).
+    if (a.type === 'vfat' && /unknown filesystem type/.test(r.stderr) && existsSync('/usr/bin/fusefat')) {
+      this.#log.warn({ device: a.device, dir: a.dir }, 'kernel cannot mount vfat: mounting the ESP with fusefat');
+      await mustRun(['fusefat', '-o', `rw+,fsname=${a.device}`, a.device, a.dir], { signal });
       return;
     }
     throw new LpmosError(ErrorCode.Internal, `mount ${a.device} on ${a.dir} failed (exit ${r.code}): ${r.stderr.trim()}`);
-  }
-
-  async #flushEsp(device: string, dir: string, signal: AbortSignal): Promise<void> {
-    if ((await mountsUnder(dir)).includes(dir)) return; // a real vfat mount: GRUB wrote to it directly
-    const entries = await readdir(dir).catch(() => [] as string[]);
-    for (const e of entries) await mustRun(['mcopy', '-s', '-o', '-i', device, join(dir, e), '::/'], { signal, env: { MTOOLS_SKIP_CHECK: '1' } });
-    for (const e of entries) await rm(join(dir, e), { recursive: true, force: true });
   }
 
   /** Empties `dir` except the kept mount points; stray mounts below it (a killed chroot's /dev) go first. */

@@ -150,7 +150,6 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
     },
   };
 
-  const esp = layout.filesystems.find((f) => f.mount === '/boot/efi');
   const bootloader: Step = {
     id: 'bootloader', kind: 'bootloader', title: `install GRUB (${[...(boot.bios.length ? [`BIOS on ${boot.bios.join(', ')}`] : []), ...(boot.efi ? ['UEFI'] : [])].join(', ')})`, chroot: true,
     actions: (facts) => [
@@ -165,7 +164,6 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
         ]
         : []),
       run(['update-grub']),
-      ...(esp && boot.efi ? [{ kind: 'flush-esp', device: esp.device, dir: `${t}/boot/efi` } as Action] : []),
     ],
   };
   return [os, configure, bootloader];

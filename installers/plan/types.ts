@@ -44,15 +44,10 @@ export type Action =
    * layout's mount points, emptied but kept), never crossing into another filesystem.
    */
   | { kind: 'clean'; dir: string; keep: string[] }
-  /** Mount a filesystem (mkdir -p first); a vfat ESP on a kernel without vfat is staged (see executor). */
+  /** Mount a filesystem (mkdir -p first); a vfat ESP on a kernel without vfat goes through fusefat (executor). */
   | { kind: 'mount'; device: string; dir: string; type: string; options?: string }
   /** Fail with `message` when the probe's output shows something (used by check-disks). */
-  | { kind: 'assert'; argv: string[]; fail: (stdout: string) => string | undefined }
-  /**
-   * Copy a staged ESP directory onto the vfat filesystem with mtools when the kernel could not mount
-   * vfat (the mount action staged it); nothing to do when `dir` is a real vfat mount.
-   */
-  | { kind: 'flush-esp'; device: string; dir: string };
+  | { kind: 'assert'; argv: string[]; fail: (stdout: string) => string | undefined };
 
 /** How to tell that a step's effect is present. Pure predicates over probe output. */
 export type Check =

@@ -150,6 +150,8 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
     },
   };
 
+  const espIds = new Set(layout.partitions.filter((p) => p.type === 'esp').map((p) => p.id));
+  const otherEsps = boot.efi ? layout.filesystems.filter((f) => f.type === 'vfat' && espIds.has(f.source) && f.mount && f.mount !== '/boot/efi').map((f) => f.mount ?? '') : [];
   const bootloader: Step = {
     id: 'bootloader', kind: 'bootloader', title: `install GRUB (${[...(boot.bios.length ? [`BIOS on ${boot.bios.join(', ')}`] : []), ...(boot.efi ? ['UEFI'] : [])].join(', ')})`, chroot: true,
     actions: (facts) => [
@@ -163,6 +165,9 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
           run(['grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--removable', '--no-nvram']),
         ]
         : []),
+      // Further ESPs (one per disk of a RAID 1, mounted at /boot/efi2 …) get the same loaders, so
+      // the machine boots from either disk alone.
+      ...otherEsps.map((m) => run(['sh', '-c', 'rm -rf "$2/EFI" && cp -r "$1/EFI" "$2/"', 'lpmos-esp-copy', '/boot/efi', m])),
       run(['update-grub']),
     ],
   };

@@ -48,7 +48,7 @@ export const raidStorage = {
   ],
   raid: [{ id: 'md0', level: 1, members: ['r0', 'r1'] }],
   lvm: [{ name: 'vg0', pvs: ['md0'], lvs: [{ name: 'root', size: '4GiB' }, { name: 'swap', size: '512MiB' }, { name: 'var', size: 'rest' }] }],
-  filesystems: [{ device: 'e0', type: 'vfat', mount: '/boot/efi' }, { device: 'vg0/root', type: 'ext4', mount: '/' }, { device: 'vg0/var', type: 'xfs', mount: '/var' }, { device: 'vg0/swap', type: 'swap' }],
+  filesystems: [{ device: 'e0', type: 'vfat', mount: '/boot/efi' }, { device: 'e1', type: 'vfat', mount: '/boot/efi2' }, { device: 'vg0/root', type: 'ext4', mount: '/' }, { device: 'vg0/var', type: 'xfs', mount: '/var' }, { device: 'vg0/swap', type: 'swap' }],
 };
 
 export function layoutOf(p: Profile, disks: Disk[]): Layout {

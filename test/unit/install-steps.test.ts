@@ -207,6 +207,7 @@ describe('install plan: Debian', () => {
       ['grub-install', '--target=i386-pc', '/dev/vdb'],
       ['grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--bootloader-id=debian'],
       ['grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--removable', '--no-nvram'],
+      ['sh', '-c', 'rm -rf "$2/EFI" && cp -r "$1/EFI" "$2/"', 'lpmos-esp-copy', '/boot/efi', '/boot/efi2'],
       ['update-grub'],
     ]);
     const noVars = argvs(step(rs, 'bootloader'), { uuids, efivars: false });

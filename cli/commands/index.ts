@@ -6,8 +6,10 @@ import { registerApplyCommand } from './apply.ts';
 import { registerBootCommands } from './boot.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerMachineCommands } from './machine.ts';
+import { attachMachineLogs } from './machine-logs.ts';
 import { registerProfileCommands } from './profile.ts';
 import { registerSeedCommand } from './seed.ts';
+import { registerWatchCommand } from './watch.ts';
 
 export function registerCommands(program: Command): void {
   addGlobalOptions(program);
@@ -17,5 +19,7 @@ export function registerCommands(program: Command): void {
   registerApplyCommand(program);
   registerProfileCommands(program);
   registerMachineCommands(program);
+  attachMachineLogs(program);
+  registerWatchCommand(program);
   registerBootCommands(program);
 }

@@ -42,7 +42,7 @@ export const dhcpFlagsSchema = z.object({
   dhcpKnownOnly: z.preprocess(bool, z.boolean()).default(false),
   dhcpUefiLoader: z.enum(['ipxe.efi', 'snponly.efi']).default('ipxe.efi'),
   /** Port of the seed's HTTP server, for iPXE scripts and UEFI HTTP boot URLs. */
-  httpPort: z.coerce.number().int().min(1).max(65535).default(8080),
+  httpPort: z.coerce.number().int().min(0).max(65535).default(8080),
   /** The seed's HTTP server as machines reach it; default http://<address>:<http-port>. */
   httpPublicUrl: z.url({ protocol: /^https?$/ }).optional(),
 });

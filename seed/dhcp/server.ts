@@ -4,6 +4,7 @@
 // handler never throws into the receive loop: every failure is logged, counted and dropped.
 import type dgram from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { Keys } from '../../core/keys.ts';
 import type { Store } from '../../core/store/store.ts';
 import { encode, macOf, maxReplySize, tryDecode, type DhcpMessage } from './codec.ts';
@@ -165,12 +166,25 @@ export class DhcpServer {
   }
 }
 
+/** Validates the flags; errors name the flag (`--dhcp-range: ...`), as the CLI prints them. */
+export function parseDhcpFlags(flags: DhcpFlags): DhcpConfig {
+  const r = dhcpConfigSchema.safeParse(flags);
+  if (r.success) return r.data;
+  throw new LpmosError(ErrorCode.Usage, 'invalid DHCP configuration', {
+    details: r.error.issues.map((i) => ({ path: `--${String(i.path[0] ?? 'dhcp').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, message: i.message })),
+  });
+}
+
 /**
  * Starts DHCP from its flags. Returns undefined (and says why) when DHCP is off; without
  * `--interface` DHCP stays off — a seed never answers DHCP on an interface nobody named.
  */
 export async function startDhcp(flags: DhcpFlags | DhcpConfig, deps: DhcpDeps, signal?: AbortSignal): Promise<DhcpServer | undefined> {
-  const config = 'subnets' in flags ? flags : dhcpConfigSchema.parse(flags);
+  if (!('subnets' in flags) && (flags.dhcp ?? 'off') === 'off') {
+    deps.logger.info('dhcp: off (use --dhcp full|proxy with --interface IF to serve PXE)');
+    return undefined;
+  }
+  const config = 'subnets' in flags ? flags : parseDhcpFlags(flags);
   if (config.mode === 'off') {
     deps.logger.info('dhcp: off (use --dhcp full|proxy with --interface IF to serve PXE)');
     return undefined;

@@ -90,6 +90,7 @@ export function etcdWatch(deps: WatchDeps, prefix: string, fromRevision: number 
         if (failures > 0) await deps.ping();
         const stream = (await deps.openStream()) as WatchStream;
         current = stream;
+        if (queue.paused) stream.pause?.(); // a resumed watch keeps the consumer's backpressure
         await new Promise<void>((resolve, reject) => {
           const onStop = (): void => {
             closeStream(stream);

@@ -26,6 +26,11 @@ export class EventQueue<T> implements AsyncIterable<T> {
     return this.#items.length - this.#head;
   }
 
+  /** True between onPause and onDrain. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   get closed(): boolean {
     return this.#ended || this.#failed;
   }

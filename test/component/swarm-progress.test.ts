@@ -3,6 +3,7 @@
 // coalesced; events published during a partition arrive after it; malformed, oversize and forged
 // (another machine's name) messages are dropped and counted.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
@@ -15,6 +16,7 @@ import { ProgressCollector } from '../../swarm/progress/collector.ts';
 import { encodeEvent, progressTopic } from '../../swarm/progress/event.ts';
 import { logEntrySchema, type LogEntry } from '../../swarm/progress/fold.ts';
 import { ProgressReporter } from '../../swarm/progress/reporter.ts';
+import { BIN, lpmos } from '../helpers/cli.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 
 const SITE = 'prog';
@@ -76,13 +78,13 @@ after(async () => {
 });
 
 test('events from two agents land in etcd exactly once and in order; status follows; writes are coalesced', async () => {
-  const steps = ['wipe', 'partition', 'mkfs', 'debootstrap', 'configure', 'grub'];
+  const steps = ['wipe', 'partition', 'mkfs', 'debootstrap', 'grub'];
   const t0 = Date.now();
   const publish = async (a: (typeof agents)[number]) => {
     for (const step of steps) {
-      for (let p = 0; p <= 100; p += 5) {
+      for (let p = 0; p <= 100; p += 10) {
         a.reporter.report({ step, state: 'running', percent: p, ...(p === 50 ? { message: `${step} half way on ${a.machine}` } : {}) });
-        await sleep(2);
+        await sleep(5);
       }
       a.reporter.report({ step, state: 'done' });
     }
@@ -177,4 +179,36 @@ test('malformed, oversize and forged messages are dropped and counted; nothing r
   // The honest agent still gets through afterwards.
   a.reporter.report({ step: 'still-alive', state: 'done' });
   await until('honest event applied', async () => (await ackedSeq(a.machine)) === aBefore + 1);
+});
+
+test('lpmos machine logs and lpmos watch read what the collector wrote', async () => {
+  const env = { LPMOS_ETCD: etcd.endpoints.join(','), LPMOS_SITE: SITE };
+  // CLI start-up dominates (seconds on a loaded machine): run the one-shot commands side by side.
+  const [logs, table, missing] = await Promise.all([
+    lpmos(['machine', 'logs', 'agent-a', '-o', 'json'], { env }),
+    lpmos(['machine', 'logs', 'agent-a', '--tail', '2'], { env }),
+    lpmos(['machine', 'logs', 'nobody'], { env }),
+  ]);
+  assert.equal(logs.code, 0, logs.stderr);
+  const entries = JSON.parse(logs.stdout) as LogEntry[];
+  assert.deepEqual(entries.map((e) => e.seq), (await history('agent-a')).map((e) => e.seq));
+  assert.match(table.stdout, /^TIME\s+SEQ\s+STEP\s+STATE/);
+  assert.equal(table.stdout.trim().split('\n').length, 3);
+  assert.equal(missing.code, 4, missing.stderr);
+
+  // Live: a new step shows up as a JSON line while `lpmos watch` runs.
+  const child = spawn(process.execPath, [BIN, 'watch', '-o', 'json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until('watch printed the current state', () => out.includes('"agent-b"'), 20_000);
+    const rows = out.trim().split('\n').map((l) => JSON.parse(l) as { machine: string; state: string });
+    assert.deepEqual(rows.map((r) => [r.machine, r.state]), [['agent-a', 'provisioning'], ['agent-b', 'provisioning']]);
+    agents[1]!.reporter.report({ step: 'live-step', state: 'running', percent: 42 });
+    await until('watch printed the live step', () => out.includes('"step":"live-step"'));
+    const live = out.trim().split('\n').map((l) => JSON.parse(l) as { machine: string; state: string; step?: string; progress?: number }).find((r) => r.step === 'live-step');
+    assert.deepEqual([live?.machine, live?.state, live?.progress], ['agent-b', 'provisioning', 42]);
+  } finally {
+    child.kill('SIGTERM');
+  }
 });

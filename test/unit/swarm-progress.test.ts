@@ -2,9 +2,12 @@
 // throttle/resend/ack with a recording pubsub.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Keys } from '../../core/keys.ts';
+import { MemoryStore } from '../../store/memory.ts';
 import { clampMessage, decodeEvent, encodeEvent, MAX_EVENT_BYTES, progressTopic, type ProgressEvent } from '../../swarm/progress/event.ts';
 import { shouldLog, statusFor } from '../../swarm/progress/fold.ts';
 import { ProgressPublisher } from '../../swarm/progress/publisher.ts';
+import { ProgressReporter } from '../../swarm/progress/reporter.ts';
 import { Sequencer } from '../../swarm/progress/sequencer.ts';
 
 const T = '2026-11-22T16:00:00.000Z';
@@ -145,4 +148,26 @@ test('publisher: an invalid step is logged and dropped, never thrown into the in
   p.report({ step: 'Bad Step!', state: 'running' });
   assert.equal(p.stats.dropped, 1);
   assert.equal(p.nextSeq, 1);
+});
+
+test('reporter: numbering resumes after the seed\'s acknowledged seq (a restarted agent), and acks from etcd clear the publisher', async () => {
+  const store = new MemoryStore();
+  const keys = new Keys('/t/', 'site');
+  await store.put(keys.progressSeq('web-01'), JSON.stringify({ seq: 17, peerId: 'x', at: T }));
+  const r = recorder();
+  const reporter = await ProgressReporter.start({ pubsub: r.pubsub, store, keys, site: 'site', machine: 'web-01' });
+  try {
+    reporter.report({ step: 'a', state: 'done' });
+    reporter.report({ step: 'b', state: 'done' });
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(r.sent.map((e) => e.seq), [18, 19]);
+    assert.deepEqual(reporter.publisher.unacked(), [18, 19]);
+    await store.put(keys.progressSeq('web-01'), JSON.stringify({ seq: 18, peerId: 'x', at: T }));
+    const end = Date.now() + 2000;
+    while (reporter.publisher.unacked().length !== 1 && Date.now() < end) await new Promise((res) => setTimeout(res, 5));
+    assert.deepEqual(reporter.publisher.unacked(), [19]);
+  } finally {
+    await reporter.stop();
+    await store.close();
+  }
 });

@@ -333,8 +333,9 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       const other = await h.open();
       const ac = new AbortController();
       const got: WatchEvent[] = [];
+      const from = (await s.revision()) + 1;
       const loop = (async () => {
-        for await (const ev of other.watch(p, { signal: ac.signal, fromRevision: (await s.revision()) + 1 })) got.push(ev);
+        for await (const ev of other.watch(p, { signal: ac.signal, fromRevision: from })) got.push(ev);
       })();
       await s.put(`${p}k`, 'v');
       await waitFor('event', async () => got.length === 1, 5000);

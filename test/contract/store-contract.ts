@@ -230,27 +230,31 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       const p = unique();
       await s.put(`${p}k`, 'before');
       const ac = new AbortController();
-      const a = s.watch(p, { signal: ac.signal });
-      const b = s.watch(p, { signal: ac.signal });
-      const read = async (it: AsyncIterable<WatchEvent>): Promise<string[]> => {
-        const out: string[] = [];
+      const timeout = setTimeout(() => ac.abort(), 10_000);
+      const seen: string[][] = [[], []];
+      const read = async (it: AsyncIterable<WatchEvent>, out: string[]): Promise<void> => {
         for await (const ev of it) {
-          out.push(`${ev.type}:${ev.value ?? ''}`);
-          if (out.length === 3) break;
+          out.push(`${ev.type}:${ev.key.slice(p.length)}:${ev.value ?? ''}`);
+          if (ev.type === 'delete') break;
         }
-        return out;
       };
-      const ra = read(a);
-      const rb = read(b);
-      await sleep(200); // the etcd watch is created asynchronously; "after the call" is a lower bound
+      const done = [read(s.watch(p, { signal: ac.signal }), seen[0] as string[]), read(s.watch(p, { signal: ac.signal }), seen[1] as string[])];
+      // An etcd watch is established asynchronously: write markers until both watchers see one.
+      await waitFor('watchers to start', async () => {
+        await s.put(`${p}marker`, 'm');
+        await sleep(20);
+        return seen.every((out) => out.length > 0);
+      }, 8000);
       await s.put(`${p}k`, 'one');
       await s.put(`${p}k`, 'two');
       await s.delete(`${p}k`);
-      const timeout = setTimeout(() => ac.abort(), 5000);
-      assert.deepEqual(await ra, ['put:one', 'put:two', 'delete:']);
-      assert.deepEqual(await rb, ['put:one', 'put:two', 'delete:']);
+      await Promise.all(done);
       clearTimeout(timeout);
       ac.abort();
+      for (const out of seen) {
+        assert.equal(out[0], 'put:marker:m', 'nothing from before the call');
+        assert.deepEqual(out.filter((e) => !e.startsWith('put:marker')), ['put:k:one', 'put:k:two', 'delete:k:']);
+      }
     });
 
     it('watch: aborting the signal ends the iteration and nothing more is delivered', T, async () => {
@@ -281,13 +285,13 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
 
     it('leases: kept alive past the TTL; revoke deletes the attached keys', T, async () => {
       const p = unique();
-      const lease = await s.grantLease(1);
-      assert.equal(lease.ttlSeconds, 1);
+      const lease = await s.grantLease(2);
+      assert.equal(lease.ttlSeconds, 2);
       const r = await s.put(`${p}l`, 'leased', { lease: lease.id });
       await s.put(`${p}plain`, 'stays');
       assert.equal((await s.get(`${p}l`))?.lease, lease.id);
       assert.equal((await s.get(`${p}plain`))?.lease, undefined);
-      await sleep(2500); // 2.5 TTLs: only the keep-alive keeps the key
+      await sleep(3000); // 1.5 TTLs: only the keep-alive keeps the key
       assert.equal((await s.get(`${p}l`))?.value, 'leased');
       assert.equal(lease.lost.aborted, false);
       const events = s.watch(p, { signal: AbortSignal.timeout(5000), fromRevision: r + 2 });

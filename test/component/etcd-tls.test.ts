@@ -75,7 +75,7 @@ describe('etcd with TLS client certificates and auth', { timeout: 60_000 }, () =
     const ac = new AbortController();
     const t = setTimeout(() => ac.abort(), 20_000);
     try {
-      const lease = await store.grantLease(3);
+      const lease = await store.grantLease(4);
       await store.put('/restart/leased', 'x', { lease: lease.id });
       const from = (await store.put('/restart/a', 'before')) + 1;
       const seen: string[] = [];
@@ -101,7 +101,7 @@ describe('etcd with TLS client certificates and auth', { timeout: 60_000 }, () =
       await watching;
       assert.deepEqual(seen, ['put /restart/b after', 'put /restart/c after']);
       // Longer than the TTL after the restart: only working keep-alives keep the key.
-      await new Promise((res) => setTimeout(res, 3500));
+      await new Promise((res) => setTimeout(res, 4500));
       assert.equal(lease.lost.aborted, false);
       assert.equal((await store.get('/restart/leased'))?.value, 'x');
       await lease.revoke();

@@ -4,7 +4,6 @@
 // argument, GRUB and pxelinux menus, refusals with 400/503/500 naming the problem.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAgentCmdline, parseCmdline } from '../../core/cmdline.ts';
 import { Keys } from '../../core/keys.ts';
 import { machineSchema } from '../../core/model/machine.ts';
@@ -32,13 +31,35 @@ const idOf = (mac: string) => `m-${mac.replaceAll(':', '')}`;
 let macCounter = 0x10;
 const freshMac = () => `52:54:00:aa:00:${(macCounter++).toString(16).padStart(2, '0')}`;
 
-/** The same store with every read answered late, counting refused transactions. */
-function raceStore(inner: Store, delayMs: number): { store: Store; refused: () => number } {
+/**
+ * The same store, with the first `count` reads of one key held back until all `count` have been
+ * made (or `maxWaitMs` passed) and then answered with what each read when it arrived: every request
+ * sees the state before any of them wrote, whatever the scheduling. Counts refused transactions.
+ */
+function raceStore(inner: Store, key: string, count: number, maxWaitMs = 5000): { store: Store; refused: () => number; held: () => number } {
   let refused = 0;
+  let held = 0;
+  const waiting: Array<() => void> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const releaseAll = () => {
+    clearTimeout(timer);
+    for (const release of waiting.splice(0)) release();
+  };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
-      // The answer is read first and delivered late, like a reply still on the wire: it can be stale.
-      if (prop === 'get') return async (...args: Parameters<Store['get']>) => { const v = await target.get(...args); await sleep(delayMs); return v; };
+      if (prop === 'get') {
+        return async (...args: Parameters<Store['get']>) => {
+          const v = await target.get(...args);
+          if (args[0] !== key || held >= count) return v;
+          held++;
+          await new Promise<void>((resolve) => {
+            waiting.push(resolve);
+            if (held === count) releaseAll();
+            else timer ??= setTimeout(releaseAll, maxWaitMs);
+          });
+          return v;
+        };
+      }
       if (prop === 'txn') {
         return async (...args: Parameters<Store['txn']>) => {
           const r = await target.txn(...args);
@@ -50,7 +71,7 @@ function raceStore(inner: Store, delayMs: number): { store: Store; refused: () =
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { store, refused: () => refused };
+  return { store, refused: () => refused, held: () => held };
 }
 
 function kernelArgs(script: string): string {
@@ -97,19 +118,20 @@ function bootSuite(name: string, open: () => Promise<{ store: Store; close: () =
     });
 
     test('20 concurrent requests for one new MAC enroll it exactly once', async () => {
-      // Reads answered late (the store itself is real) so that the twenty see "unknown" before any write
-      // lands: the race is forced, not left to timing. The refused transactions prove it happened.
-      const racing = raceStore(store, 50);
+      // The twenty MAC lookups are answered together (the store itself is real), so all see "unknown"
+      // before any write lands: the race is forced, not left to timing. Refused transactions prove it.
+      const mac = freshMac();
+      const id = idOf(mac);
+      const racing = raceStore(store, keys.macIndex(mac), 20);
       const fast = await testServer(racing.store, { artifacts: [dir.dir], swarmBootstrap: BOOTSTRAP });
       try {
-        const mac = freshMac();
-        const id = idOf(mac);
         const rev0 = await store.revision();
         const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${fast.base}/boot/ipxe?mac=${mac}&arch=x86_64&platform=pcbios`).then(async (r) => ({ status: r.status, text: await r.text() }))));
         for (const a of answers) {
           assert.equal(a.status, 200, a.text);
           assert.equal(parseCmdline(kernelArgs(a.text)).get('lpmos.machine'), id);
         }
+        assert.equal(racing.held(), 20, 'all twenty looked the MAC up before any enrolment');
         assert.ok(racing.refused() >= 1, `the enrolments raced: ${racing.refused()} transactions refused`);
         const identity = await store.get(keys.machine(id));
         const status = await store.get(keys.status(id));
@@ -125,14 +147,15 @@ function bootSuite(name: string, open: () => Promise<{ store: Store; close: () =
     });
 
     test('a machine applied without a status gets `discovered` once, also under 20 concurrent boots', async () => {
-      const racing = raceStore(store, 50);
+      const racing = raceStore(store, keys.status('applied-01'), 20);
       const fast = await testServer(racing.store, { artifacts: [dir.dir] });
       try {
         const mac = freshMac();
         await addMachine(store, keys, { name: 'applied-01', macs: [mac] });
         const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${fast.base}/boot/ipxe?mac=${mac}`).then((r) => r.status)));
         assert.deepEqual(new Set(answers), new Set([200]));
-        assert.ok(racing.refused() >= 1, 'the status writes raced');
+        assert.equal(racing.held(), 20, 'all twenty read the missing status before any wrote it');
+        assert.equal(racing.refused(), 19, 'nineteen status writes refused by compare-and-swap');
         const status = await store.get(keys.status('applied-01'));
         assert.equal(status?.version, 1, 'status written once');
         assert.equal(statusSchema.parse(JSON.parse(status.value)).state, 'discovered');

@@ -142,6 +142,8 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal(lost.succeeded, false, 'a failed compare is a result, not an error');
       assert.equal(lost.revision, won.revision, 'a failed txn makes no revision');
       assert.equal((await s.get(`${p}k`))?.value, 'v2');
+      const check = await s.txn([{ key: `${p}k`, modRevision: won.revision }], []);
+      assert.deepEqual(check, { succeeded: true, revision: won.revision }, 'a compare-only txn writes nothing');
     });
 
     it('txn: modRevision 0 means "must not exist"', T, async () => {
@@ -289,15 +291,18 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       assert.equal(lease.ttlSeconds, 2);
       const r = await s.put(`${p}l`, 'leased', { lease: lease.id });
       await s.put(`${p}plain`, 'stays');
+      await s.put(`${p}detached`, 'leased first', { lease: lease.id });
+      await s.put(`${p}detached`, 'then put without the lease'); // etcd: detaches it from the lease
       assert.equal((await s.get(`${p}l`))?.lease, lease.id);
       assert.equal((await s.get(`${p}plain`))?.lease, undefined);
       await sleep(3000); // 1.5 TTLs: only the keep-alive keeps the key
       assert.equal((await s.get(`${p}l`))?.value, 'leased');
       assert.equal(lease.lost.aborted, false);
-      const events = s.watch(p, { signal: AbortSignal.timeout(5000), fromRevision: r + 2 });
+      const events = s.watch(p, { signal: AbortSignal.timeout(5000), fromRevision: r + 4 });
       await lease.revoke();
       assert.equal(await s.get(`${p}l`), undefined);
       assert.equal((await s.get(`${p}plain`))?.value, 'stays');
+      assert.equal((await s.get(`${p}detached`))?.value, 'then put without the lease');
       assert.equal(lease.lost.aborted, false, 'revoking is not losing');
       for await (const ev of events) {
         assert.deepEqual([ev.type, ev.key], ['delete', `${p}l`]);

@@ -24,6 +24,8 @@ export interface DhcpDeps {
   logger: Logger;
   /** Defaults to the store-backed machine index. */
   machines?: MachinePort;
+  /** Called with every reply sent (observability, tests). Must not throw. */
+  onReply?: (reply: DhcpMessage, dest: { address: string; port: number }) => void;
   /** Opens the sockets; defaults to SO_BINDTODEVICE sockets on `config.interface`. */
   openSocket?: (port: number, address?: string) => Promise<dgram.Socket>;
 }
@@ -153,7 +155,10 @@ export class DhcpServer {
       if (!sock) return;
       await new Promise<void>((resolve) => {
         sock.send(bytes, dest.port, dest.address, (err) => {
-          if (err) { this.counters.sendErrors++; this.#log.warn({ ...ctx, err, dest }, 'dhcp: send failed'); } else this.counters.sent++;
+          if (err) { this.counters.sendErrors++; this.#log.warn({ ...ctx, err, dest }, 'dhcp: send failed'); } else {
+            this.counters.sent++;
+            try { this.#deps.onReply?.(out.reply, dest); } catch { /* observers never break the loop */ }
+          }
           resolve();
         });
       });

@@ -4,7 +4,7 @@
 // from other processes hits both sides alike. Every copy is checked by sha256.
 //
 // Env: BENCH_REPS (default 3), BENCH_FILES (MiB, default "20,100"), BENCH_SETTINGS (comma list of
-// setting names to run, default all). Needs root (in.tftpd chroots and drops to `nobody`).
+// setting names to run, default all), BENCH_ENGINE (worker | loop, default the server's). Needs root (in.tftpd chroots and drops to `nobody`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ const MiB = 1024 * 1024;
 const reps = Number(process.env.BENCH_REPS ?? 3);
 const sizes = (process.env.BENCH_FILES ?? '20,100').split(',').map(Number);
 const only = process.env.BENCH_SETTINGS?.split(',');
+const engine = process.env.BENCH_ENGINE as 'worker' | 'loop' | undefined;
 const settings = Object.keys(clients).filter((s) => !only || only.some((o) => s.includes(o)));
 
 function median(xs: number[]): number {
@@ -65,7 +66,7 @@ const ours = await (async () => {
     sums.set(size, await randomFile(join(root, `f${size}`), size * MiB));
     await chmod(join(root, `f${size}`), 0o644);
   }
-  const server = await startTftp({ root, address: '127.0.0.1', port: 0 }, { log: silentLogger() });
+  const server = await startTftp({ root, address: '127.0.0.1', port: 0, ...(engine ? { engine } : {}) }, { log: silentLogger() });
   return { server, root, sums };
 })();
 
@@ -73,7 +74,7 @@ try {
   const h = await startHpa(ours.root);
   hpa = h.proc;
   const rows: { setting: string; size: number; ours: number; hpa: number }[] = [];
-  console.log(`TFTP bench: ${reps} runs per server and setting (median), loopback, files ${sizes.join(', ')} MiB`);
+  console.log(`TFTP bench: ${reps} runs per server and setting (median), loopback, files ${sizes.join(', ')} MiB, lpmos engine ${ours.server.config.engine}`);
   console.log(`${'setting'.padEnd(34)} ${'file'.padStart(7)} ${'lpmos MiB/s'.padStart(12)} ${'tftp-hpa MiB/s'.padStart(15)} ${'ratio'.padStart(7)}`);
   for (const setting of settings) {
     for (const size of sizes) {

@@ -22,6 +22,11 @@ export const tftpConfigSchema = z.strictObject({
   maxBlksize: z.number().int().min(MIN_BLKSIZE).max(MAX_BLKSIZE).default(MAX_BLKSIZE),
   /** Time allowed to render a dynamic file (a store lookup); past it the client gets ERROR 0. */
   renderTimeoutMs: z.number().int().min(10).default(3000),
+  /**
+   * Data path for files of the root in octet mode: `worker` runs them in a worker thread with direct
+   * socket calls (fast-worker.ts); `loop` on the event loop with node:dgram (session.ts).
+   */
+  engine: z.enum(['worker', 'loop']).default('worker'),
   /** Largest window granted (RFC 7440). */
   maxWindowsize: z.number().int().min(1).max(65535).default(64),
 });

@@ -7,6 +7,8 @@ import { TftpErrorCode } from './packet.ts';
 
 export interface FileSource {
   readonly size: number;
+  /** Descriptor of an open file, for the fast path's synchronous reads; absent for in-memory files. */
+  readonly fd?: number;
   /** Bytes [start, end) of the file; the result may be a view of a shared buffer (do not modify). */
   read(start: number, end: number): Promise<Buffer>;
   close(): Promise<void>;
@@ -30,9 +32,11 @@ export function memorySource(data: Buffer): FileSource {
 
 class FileHandleSource implements FileSource {
   readonly size: number;
+  readonly fd: number;
   readonly #fh: FileHandle;
   constructor(fh: FileHandle, size: number) {
     this.#fh = fh;
+    this.fd = fh.fd;
     this.size = size;
   }
   async read(start: number, end: number): Promise<Buffer> {

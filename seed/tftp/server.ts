@@ -12,15 +12,26 @@ export type { DynamicFiles };
 import { newMetrics, type TftpMetrics } from './metrics.ts';
 import { mtuOfAddress } from './mtu.ts';
 import { DATAGRAM_OVERHEAD, MAX_BLKSIZE, negotiate } from './options.ts';
-import { decode, encodeError, TftpErrorCode, type Request } from './packet.ts';
+import { decode, encodeError, encodeOack, TftpErrorCode, type Request } from './packet.ts';
 import { checkPath } from './paths.ts';
-import { Session } from './session.ts';
+import { FastEngine } from './fast-engine.ts';
+import { openTransferSocket } from './libc.ts';
+import { recordEnd, Session } from './session.ts';
 
 export interface TftpDeps {
   log: Logger;
   dynamic?: DynamicFiles;
   /** Aborting it stops the server like stop(). */
   signal?: AbortSignal;
+}
+
+/** A client (address:port) with a transfer being set up or running. */
+interface Slot {
+  /** The RRQ as received: the same bytes again are a retransmission, other bytes a new request. */
+  request: Buffer;
+  cancelled: boolean;
+  /** Ends the transfer quietly once it runs. */
+  cancel?: () => void;
 }
 
 export class TftpServer {
@@ -31,8 +42,9 @@ export class TftpServer {
   #root = '';
   readonly #stop = new AbortController();
   /** Clients (address:port) with a transfer in progress or being set up: a repeated RRQ is ignored. */
-  readonly #clients = new Map<string, symbol>();
+  readonly #clients = new Map<string, Slot>();
   readonly #sessions = new Set<Promise<unknown>>();
+  readonly #fast = new FastEngine((n) => (this.metrics.retransmits += n));
 
   constructor(config: TftpConfig, deps: TftpDeps) {
     this.config = config;
@@ -78,8 +90,10 @@ export class TftpServer {
     if (!socket) return;
     this.#socket = undefined;
     this.#stop.abort();
+    this.#fast.abortAll('server shutting down');
     socket.close();
     await Promise.allSettled([...this.#sessions]);
+    await this.#fast.close();
   }
 
   #reply(rinfo: RemoteInfo, code: TftpErrorCode, message: string): void {
@@ -108,18 +122,26 @@ export class TftpServer {
         return;
     }
     const key = `${rinfo.address}:${rinfo.port}`;
-    if (this.#clients.has(key)) return; // a retransmitted RRQ: the transfer is already answering
+    const held = this.#clients.get(key);
+    if (held) {
+      if (held.request.equals(msg)) return; // a retransmitted RRQ: the transfer is already answering
+      // A different request from the same port: the client gave the old transfer up (UEFI ends its
+      // tsize probe with ERROR 8 and asks again at once, before that transfer may have wound down).
+      held.cancelled = true;
+      held.cancel?.();
+      this.#release(key, held);
+    }
     if (this.#clients.size >= this.config.maxTransfers) {
       this.metrics.busy++;
       this.#deps.log.warn({ client: key, file: p.filename, limit: this.config.maxTransfers }, 'tftp: too many transfers, request refused');
       this.#reply(rinfo, TftpErrorCode.NotDefined, `server busy: ${this.config.maxTransfers} transfers in progress, try again later`);
       return;
     }
-    const token = Symbol(key);
-    this.#clients.set(key, token);
+    const slot: Slot = { request: Buffer.from(msg), cancelled: false };
+    this.#clients.set(key, slot);
     this.metrics.active = this.#clients.size;
-    const release = (): void => this.#release(key, token);
-    const run = this.#serve(p, rinfo, release)
+    const release = (): void => this.#release(key, slot);
+    const run = this.#serve(p, rinfo, slot, release)
       .catch((e: unknown) => this.#deps.log.warn({ err: e, client: key }, 'tftp: transfer failed'))
       .finally(() => {
         release();
@@ -129,8 +151,8 @@ export class TftpServer {
   }
 
   /** Frees a client's slot, unless a newer transfer of the same client holds it already. */
-  #release(key: string, token: symbol): void {
-    if (this.#clients.get(key) === token) this.#clients.delete(key);
+  #release(key: string, slot: Slot): void {
+    if (this.#clients.get(key) === slot) this.#clients.delete(key);
     this.metrics.active = this.#clients.size;
   }
 
@@ -166,7 +188,7 @@ export class TftpServer {
     return { ok: true, source };
   }
 
-  async #serve(req: Request, rinfo: RemoteInfo, release: () => void): Promise<void> {
+  async #serve(req: Request, rinfo: RemoteInfo, slot: Slot, release: () => void): Promise<void> {
     const log = this.#deps.log;
     const opened = await this.#open(req, rinfo);
     if (!opened.ok) {
@@ -175,8 +197,12 @@ export class TftpServer {
       return;
     }
     const source = opened.source;
-    if (this.#stop.signal.aborted) {
+    if (this.#stop.signal.aborted || slot.cancelled) {
       await source.close();
+      return;
+    }
+    if (this.config.engine === 'worker' && source.fd !== undefined) {
+      await this.#serveFast(req, rinfo, source, source.fd, slot, release);
       return;
     }
     const socket = createSocket({ type: 'udp4' });
@@ -194,7 +220,7 @@ export class TftpServer {
     const maxBlksize = Math.min(this.config.maxBlksize, mtu ? mtu - DATAGRAM_OVERHEAD : MAX_BLKSIZE);
     const negotiated = negotiate(req.options, source.size, { maxBlksize, maxWindowsize: this.config.maxWindowsize, defaultTimeoutMs: this.config.timeoutMs });
     this.metrics.transfers++;
-    await new Session({
+    const session = new Session({
       socket,
       client: { address: rinfo.address, port: rinfo.port },
       file: req.filename,
@@ -208,7 +234,46 @@ export class TftpServer {
       // Free the client's slot at once: a UEFI client ends its tsize probe with ERROR 8 and asks
       // again right away, possibly from the same port.
       onEnd: release,
-    }).run();
+    });
+    slot.cancel = () => session.cancel();
+    await session.run();
+  }
+  async #serveFast(req: Request, rinfo: RemoteInfo, source: FileSource, fileFd: number, slot: Slot, release: () => void): Promise<void> {
+    const client = { address: rinfo.address, port: rinfo.port };
+    let sock: { fd: number; local: string };
+    try {
+      sock = openTransferSocket(this.config.address, client);
+    } catch (e) {
+      await source.close();
+      throw e;
+    }
+    const mtu = mtuOfAddress(sock.local);
+    const maxBlksize = Math.min(this.config.maxBlksize, mtu ? mtu - DATAGRAM_OVERHEAD : MAX_BLKSIZE);
+    const negotiated = negotiate(req.options, source.size, { maxBlksize, maxWindowsize: this.config.maxWindowsize, defaultTimeoutMs: this.config.timeoutMs });
+    this.metrics.transfers++;
+    const t0 = process.hrtime.bigint();
+    try {
+      const run = this.#fast.run({
+        sock: sock.fd,
+        fileFd,
+        size: source.size,
+        blksize: negotiated.blksize,
+        windowsize: negotiated.windowsize,
+        timeoutMs: negotiated.timeoutMs,
+        oack: negotiated.reply.size > 0 ? encodeOack(negotiated.reply) : null,
+        retries: this.config.retries,
+        deadlineMs: this.config.deadlineMs,
+      });
+      slot.cancel = run.cancel;
+      const r = await run.done;
+      release();
+      this.metrics.dropped += r.dropped;
+      // the worker sent an ERROR itself for these
+      if (r.result === 'timeout' || r.result === 'deadline' || r.result === 'shutdown' || r.result === 'read-error') this.metrics.errors++;
+      recordEnd({ metrics: this.metrics, negotiated, source, file: req.filename, client, log: this.#deps.log }, r.result, Number(process.hrtime.bigint() - t0) / 1e9, r.acked, r.error);
+    } finally {
+      await source.close();
+    }
   }
 }
 

@@ -27,7 +27,8 @@ export interface SessionInit {
   onEnd?: () => void;
 }
 
-export type SessionResult = 'completed' | 'timeout' | 'deadline' | 'client-error' | 'socket-error' | 'read-error' | 'shutdown';
+/** `superseded`: the client sent a different request from the same port, so it gave this one up. */
+export type SessionResult = 'completed' | 'timeout' | 'deadline' | 'client-error' | 'socket-error' | 'read-error' | 'shutdown' | 'superseded';
 
 export class Session {
   readonly #i: SessionInit;
@@ -73,6 +74,11 @@ export class Session {
     this.#state = t.state;
     this.#do(t.step);
     return this.#done;
+  }
+
+  /** Ends the transfer without a word to the client (see SessionResult `superseded`). */
+  cancel(): void {
+    this.#end('superseded');
   }
 
   #onMessage(msg: Buffer): void {
@@ -227,23 +233,33 @@ export class Session {
     this.#i.signal.removeEventListener('abort', this.#onAbort);
     this.#chunks.clear();
     this.#i.onEnd?.();
-    const { metrics, negotiated, source, file, client, log } = this.#i;
-    const seconds = Number(process.hrtime.bigint() - this.#started) / 1e9;
-    const bytes = result === 'completed' ? source.size : Math.min(source.size, this.#state.acked * negotiated.blksize);
-    if (result === 'completed') {
-      metrics.completed++;
-      metrics.bytes += source.size;
-    } else metrics.failed++;
-    // One JSON line per finished transfer (pino writes JSON when not on a terminal).
-    log.info(
-      { event: 'tftp.transfer', client: `${client.address}:${client.port}`, file, bytes, seconds: Math.round(seconds * 1e6) / 1e6, blksize: negotiated.blksize, windowsize: negotiated.windowsize, result, ...(error ? { error } : {}) },
-      'tftp transfer finished',
-    );
+    recordEnd(this.#i, result, Number(process.hrtime.bigint() - this.#started) / 1e9, this.#state.acked, error);
     // Let a final ERROR leave before the socket closes.
     setImmediate(() => {
       this.#i.socket.close();
-      source.close().catch(() => undefined);
+      this.#i.source.close().catch(() => undefined);
       this.#resolve(result);
     });
   }
+}
+
+/** Metrics and the one JSON log line of a finished transfer (both engines). */
+export function recordEnd(
+  i: Pick<SessionInit, 'metrics' | 'negotiated' | 'source' | 'file' | 'client' | 'log'>,
+  result: SessionResult,
+  seconds: number,
+  acked: number,
+  error?: { code: number; message: string },
+): void {
+  const { metrics, negotiated, source, file, client, log } = i;
+  const bytes = result === 'completed' ? source.size : Math.min(source.size, acked * negotiated.blksize);
+  if (result === 'completed') {
+    metrics.completed++;
+    metrics.bytes += source.size;
+  } else metrics.failed++;
+  // One JSON line per finished transfer (pino writes JSON when not on a terminal).
+  log.info(
+    { event: 'tftp.transfer', client: `${client.address}:${client.port}`, file, bytes, seconds: Math.round(seconds * 1e6) / 1e6, blksize: negotiated.blksize, windowsize: negotiated.windowsize, result, ...(error ? { error } : {}) },
+    'tftp transfer finished',
+  );
 }

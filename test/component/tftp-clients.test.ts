@@ -45,6 +45,23 @@ describe('real clients fetch 20 MiB and 100 MiB files', () => {
   }
 });
 
+test('event-loop engine (session.ts, used for rendered files): tftp-hpa and atftp windowsize 64 fetch 20 MiB', async () => {
+  const loop = await startTftp({ root: join(tmp.dir, 'root'), address: '127.0.0.1', port: 0, engine: 'loop' }, { log: silentLogger() });
+  try {
+    for (const client of ['tftp-hpa (no options)', 'atftp blksize 1468 windowsize 64']) {
+      const out = join(tmp.dir, 'loop.out');
+      const [cmd, args] = clients[client]!(loop.port, 'f20', out);
+      const r = await run(cmd, args, 180_000);
+      assert.equal(r.code, 0, `${cmd} exited ${r.code}: ${r.stderr}`);
+      assert.equal(await sha256File(out), sums['f20'], `${client} via the loop engine`);
+      await rm(out);
+    }
+    assert.equal(loop.metrics.completed, 2);
+  } finally {
+    await loop.stop();
+  }
+});
+
 test('100 clients in parallel each fetch a 10 MiB file, all sha256 correct', async () => {
   const mix = ['curl --tftp-blksize 1468', 'atftp blksize 1468 windowsize 8', 'tftp-hpa (no options)', 'curl --tftp-blksize 65464'];
   const before = { ...server.metrics };

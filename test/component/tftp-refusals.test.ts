@@ -15,6 +15,8 @@ import { RawClient, tempDir } from './tftp-helpers.ts';
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let root: string;
 let server: TftpServer;
+/** Same settings on the event-loop engine (session.ts); `server` runs the worker engine for files of the root. */
+let loopServer: TftpServer;
 const logLines: Record<string, unknown>[] = [];
 
 before(async () => {
@@ -44,10 +46,12 @@ before(async () => {
     { root, address: '127.0.0.1', port: 0, maxTransfers: 2, timeoutMs: 100, retries: 3, deadlineMs: 60_000 },
     { log: createLogger({ format: 'json', level: 'info', destination: sink }) },
   );
+  loopServer = await startTftp({ root, address: '127.0.0.1', port: 0, maxTransfers: 2, timeoutMs: 100, retries: 3, engine: 'loop' }, { log: silentLogger() });
 });
 
 after(async () => {
   await server?.stop();
+  await loopServer?.stop();
   await tmp?.cleanup();
 });
 
@@ -124,30 +128,34 @@ describe('tftp refusals', () => {
     assert.ok(server.metrics.dropped >= 4);
   });
 
-  test('a duplicate ACK sends nothing; a timeout retransmits; the transfer is given up after the retries', async () => {
-    const c = await new RawClient().open();
-    try {
-      const before = server.metrics.retransmits;
-      await c.send(rrq('big'), server.port);
-      const d1 = await c.waitFor(1);
-      assert.equal(d1.packet.op === 'data' && d1.packet.block, 1);
-      await c.send(encodeAck(1), d1.port);
-      const d2 = await c.waitFor(2);
-      assert.equal(d2.packet.op === 'data' && d2.packet.block, 2);
-      await c.send(encodeAck(1), d1.port); // duplicate ACK: must not cause DATA 2 again right away
-      await c.send(encodeAck(1), d1.port);
-      await new Promise((r) => setTimeout(r, 50)); // well below the 100 ms timeout
-      assert.equal(c.received.length, 2);
-      // then silence: 3 retransmissions of DATA 2 (100 ms apart), then ERROR
-      const last = await c.waitFor(6, 3000);
-      const blocks = c.received.slice(2, 5).map((r) => (r.packet.op === 'data' ? r.packet.block : -1));
-      assert.deepEqual(blocks, [2, 2, 2]);
-      assert.equal(last.packet.op, 'error');
-      assert.equal(server.metrics.retransmits - before, 3);
-    } finally {
-      c.close();
-    }
-  });
+  for (const engine of ['worker', 'loop'] as const) {
+    test(`${engine} engine: a duplicate ACK sends nothing; a timeout retransmits; the transfer is given up after the retries`, async () => {
+      const srv = engine === 'worker' ? server : loopServer;
+      assert.equal(srv.config.engine, engine);
+      const c = await new RawClient().open();
+      try {
+        const before = srv.metrics.retransmits;
+        await c.send(rrq('big'), srv.port);
+        const d1 = await c.waitFor(1);
+        assert.equal(d1.packet.op === 'data' && d1.packet.block, 1);
+        await c.send(encodeAck(1), d1.port);
+        const d2 = await c.waitFor(2);
+        assert.equal(d2.packet.op === 'data' && d2.packet.block, 2);
+        await c.send(encodeAck(1), d1.port); // duplicate ACK: must not cause DATA 2 again right away
+        await c.send(encodeAck(1), d1.port);
+        await new Promise((r) => setTimeout(r, 50)); // well below the 100 ms timeout
+        assert.equal(c.received.length, 2);
+        // then silence: 3 retransmissions of DATA 2 (100 ms apart), then ERROR
+        const last = await c.waitFor(6, 3000);
+        const blocks = c.received.slice(2, 5).map((r) => (r.packet.op === 'data' ? r.packet.block : -1));
+        assert.deepEqual(blocks, [2, 2, 2]);
+        assert.equal(last.packet.op, 'error');
+        assert.equal(srv.metrics.retransmits - before, 3);
+      } finally {
+        c.close();
+      }
+    });
+  }
 
   test('past the concurrent-transfer limit a request gets a clear "server busy" error', async () => {
     const holders = [await new RawClient().open(), await new RawClient().open()];
@@ -216,8 +224,8 @@ describe('tftp refusals', () => {
   });
 });
 
-test('the per-transfer deadline aborts a transfer that is still running', async () => {
-  const s = await startTftp({ root, address: '127.0.0.1', port: 0, timeoutMs: 50, retries: 100, deadlineMs: 400 }, { log: silentLogger() });
+for (const engine of ['worker', 'loop'] as const) test(`${engine} engine: the per-transfer deadline aborts a transfer that is still running`, async () => {
+  const s = await startTftp({ root, address: '127.0.0.1', port: 0, timeoutMs: 50, retries: 100, deadlineMs: 400, engine }, { log: silentLogger() });
   const c = await new RawClient().open();
   try {
     const t0 = Date.now();
@@ -229,6 +237,8 @@ test('the per-transfer deadline aborts a transfer that is still running', async 
     assert.ok(err, 'no ERROR after the deadline');
     assert.match(err.packet.op === 'error' ? err.packet.message : '', /deadline/);
     assert.ok(Date.now() - t0 >= 380);
+    const until = Date.now() + 2000; // the worker reports the end after the client has the ERROR
+    while (s.metrics.failed === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     assert.equal(s.metrics.failed, 1);
   } finally {
     c.close();
@@ -236,9 +246,9 @@ test('the per-transfer deadline aborts a transfer that is still running', async 
   }
 });
 
-test('stop() aborts transfers in progress and the AbortSignal stops the server', async () => {
+for (const engine of ['worker', 'loop'] as const) test(`${engine} engine: stop() aborts transfers in progress and the AbortSignal stops the server`, async () => {
   const ac = new AbortController();
-  const s = await startTftp({ root, address: '127.0.0.1', port: 0 }, { log: silentLogger(), signal: ac.signal });
+  const s = await startTftp({ root, address: '127.0.0.1', port: 0, engine }, { log: silentLogger(), signal: ac.signal });
   const c = await new RawClient().open();
   try {
     await c.send(rrq('big'), s.port);

@@ -1,0 +1,288 @@
+// The TFTP fast path: a worker thread that runs the data phase of file transfers with direct
+// socket calls (libc.ts) and poll(2), one small loop for all its transfers, instead of one
+// event-loop callback and one libuv send request per datagram. The decisions are the same pure
+// state machine (transfer.ts) as the event-loop Session; only the I/O differs. The main thread
+// keeps requests, confinement, option negotiation, logging and metrics.
+import { readSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT } from './libc.ts';
+import { encodeError, TftpErrorCode } from './packet.ts';
+import type { SessionResult } from './session.ts';
+import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
+
+export interface FastStart {
+  type: 'start';
+  id: number;
+  /** Connected, non-blocking transfer socket; the worker closes it. */
+  sock: number;
+  /** Open file descriptor of the (confined) file; the main thread closes it after `end`. */
+  fileFd: number;
+  size: number;
+  blksize: number;
+  windowsize: number;
+  timeoutMs: number;
+  /** Encoded OACK, or null when no option was accepted (DATA 1 comes first). */
+  oack: Uint8Array | null;
+  retries: number;
+  deadlineMs: number;
+}
+export interface FastAbort {
+  type: 'abort';
+  message: string;
+}
+/** Ends one transfer without a word to the client: it asked for something else from the same port. */
+export interface FastCancel {
+  type: 'cancel';
+  id: number;
+}
+/** Sent on every timeout that resent packets, so the metrics are live. */
+export interface FastRetransmit {
+  type: 'retransmit';
+  id: number;
+  count: number;
+}
+export interface FastEnd {
+  type: 'end';
+  id: number;
+  result: SessionResult;
+  acked: number;
+  retransmits: number;
+  dropped: number;
+  error?: { code: number; message: string };
+}
+
+const CHUNK_BYTES = 256 * 1024;
+/** Longest the loop blocks in poll(2) or runs before it lets the thread's own events in (new transfers, abort). */
+const SLICE_MS = 5;
+
+interface T {
+  id: number;
+  sock: number;
+  fileFd: number;
+  size: number;
+  s: TransferState;
+  oack: Buffer | null;
+  timeoutMs: number;
+  retries: number;
+  retransmitAt: number;
+  deadlineAt: number;
+  chunkBlocks: number;
+  chunks: Map<number, Buffer>;
+  /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
+  queue: { next: number; to: number } | null;
+  retransmits: number;
+  dropped: number;
+  ended: boolean;
+}
+
+const libc = loadLibc();
+const transfers = new Map<number, T>();
+const rbuf = Buffer.alloc(2048);
+let pfds = Buffer.alloc(8 * 64);
+let running = false;
+
+function post(m: FastEnd | FastRetransmit): void {
+  parentPort!.postMessage(m);
+}
+
+function end(t: T, result: SessionResult, error?: { code: number; message: string }): void {
+  if (t.ended) return;
+  t.ended = true;
+  libc.close(t.sock);
+  transfers.delete(t.id);
+  t.chunks.clear();
+  post({ type: 'end', id: t.id, result, acked: t.s.acked, retransmits: t.retransmits, dropped: t.dropped, ...(error ? { error } : {}) });
+}
+
+function fail(t: T, result: SessionResult, code: number, message: string): void {
+  const e = encodeError(code, message);
+  libc.send(t.sock, e, e.length, MSG_DONTWAIT | MSG_NOSIGNAL);
+  end(t, result, { code, message });
+}
+
+/** Chunk c as ready DATA packets (slots of blksize + 4 bytes), read synchronously: this thread does nothing else. */
+function chunk(t: T, c: number): Buffer {
+  let buf = t.chunks.get(c);
+  if (buf) return buf;
+  const { blksize, totalBlocks } = t.s;
+  const first = Math.floor(t.s.acked / t.chunkBlocks); // nothing before the window start is ever resent
+  for (const k of t.chunks.keys()) if (k < first) t.chunks.delete(k);
+  const blocks = Math.min(t.chunkBlocks, totalBlocks - c * t.chunkBlocks);
+  const start = c * t.chunkBlocks * blksize;
+  const data = Buffer.alloc(Math.max(0, Math.min(blocks * blksize, t.size - start)));
+  let got = 0;
+  while (got < data.length) {
+    const n = readSync(t.fileFd, data, got, data.length - got, start + got);
+    if (n === 0) break; // the file shrank: zeros follow
+    got += n;
+  }
+  buf = Buffer.alloc(blocks * (blksize + 4));
+  for (let j = 0; j < blocks; j++) {
+    const slot = j * (blksize + 4);
+    buf.writeUInt16BE(3, slot);
+    buf.writeUInt16BE(wireBlock(c * t.chunkBlocks + j + 1), slot + 2);
+    data.copy(buf, slot + 4, j * blksize, Math.min((j + 1) * blksize, data.length));
+  }
+  t.chunks.set(c, buf);
+  return buf;
+}
+
+/** Sends what is queued; stops at EAGAIN (poll then waits for POLLOUT). */
+function flush(t: T): void {
+  const q = t.queue;
+  if (!q) return;
+  const { blksize, totalBlocks } = t.s;
+  const lastLength = t.size - (totalBlocks - 1) * blksize;
+  while (q.next <= q.to) {
+    const i = q.next;
+    const c = Math.floor((i - 1) / t.chunkBlocks);
+    const slot = (i - 1 - c * t.chunkBlocks) * (blksize + 4);
+    const len = 4 + (i === totalBlocks ? lastLength : blksize);
+    const rc = libc.send(t.sock, chunk(t, c).subarray(slot, slot + len), len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (rc < 0) {
+      const e = libc.errno();
+      if (e === EAGAIN || e === EINTR) return;
+      end(t, 'socket-error', { code: 0, message: `send failed, errno ${e}` });
+      return;
+    }
+    q.next++;
+  }
+  t.queue = null;
+}
+
+function apply(t: T, step: Step): void {
+  switch (step.kind) {
+    case 'oack':
+      libc.send(t.sock, t.oack!, t.oack!.length, MSG_DONTWAIT | MSG_NOSIGNAL);
+      return;
+    case 'data':
+      t.queue = { next: step.from, to: step.to }; // replaces an unfinished older window
+      flush(t);
+      return;
+    case 'done':
+      end(t, 'completed');
+      return;
+    default:
+      return;
+  }
+}
+
+function onDatagram(t: T, n: number, now: number): void {
+  if (n >= 4 && rbuf[0] === 0 && rbuf[1] === 4) {
+    const r = onAck(t.s, rbuf.readUInt16BE(2));
+    t.s = r.state;
+    if (r.ack === 'progress') t.retransmitAt = now + t.timeoutMs;
+    apply(t, r.step);
+    return;
+  }
+  if (n >= 4 && rbuf[0] === 0 && rbuf[1] === 5) {
+    const z = rbuf.indexOf(0, 4);
+    end(t, 'client-error', { code: rbuf.readUInt16BE(2), message: rbuf.toString('latin1', 4, z < 0 || z > n ? n : z) });
+    return;
+  }
+  t.dropped++;
+}
+
+function drain(t: T, now: number): void {
+  while (!t.ended) {
+    const n = libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT);
+    if (n < 0) {
+      const e = libc.errno();
+      if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
+      return;
+    }
+    onDatagram(t, n, now);
+  }
+}
+
+function timers(t: T, now: number): void {
+  if (now >= t.deadlineAt) return fail(t, 'deadline', TftpErrorCode.NotDefined, 'transfer deadline exceeded');
+  if (now < t.retransmitAt) return;
+  const r = onTimeout(t.s, t.retries);
+  t.s = r.state;
+  if (r.step.kind === 'giveup') return fail(t, 'timeout', TftpErrorCode.NotDefined, 'timed out waiting for ACK');
+  const count = r.step.kind === 'data' ? r.step.to - r.step.from + 1 : 1;
+  t.retransmits += count;
+  post({ type: 'retransmit', id: t.id, count });
+  t.retransmitAt = now + t.timeoutMs;
+  apply(t, r.step);
+}
+
+/** A failing read (or any bug) ends that one transfer, never the loop. */
+function guard(t: T, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    fail(t, 'read-error', TftpErrorCode.NotDefined, 'read error');
+    void e;
+  }
+}
+
+function loop(): void {
+  const sliceEnd = performance.now() + SLICE_MS;
+  while (transfers.size > 0) {
+    const list = [...transfers.values()];
+    if (pfds.length < list.length * 8) pfds = Buffer.alloc(list.length * 16);
+    let next = Infinity;
+    list.forEach((t, i) => {
+      pfds.writeInt32LE(t.sock, i * 8);
+      pfds.writeInt16LE(POLLIN | (t.queue ? POLLOUT : 0), i * 8 + 4);
+      pfds.writeInt16LE(0, i * 8 + 6);
+      next = Math.min(next, t.retransmitAt, t.deadlineAt);
+    });
+    const before = performance.now();
+    const wait = Math.max(0, Math.min(Math.ceil(next - before), Math.ceil(sliceEnd - before)));
+    const n = libc.poll(pfds, list.length, wait);
+    const now = performance.now();
+    list.forEach((t, i) => {
+      const rev = n > 0 ? pfds.readInt16LE(i * 8 + 6) : 0;
+      guard(t, () => {
+        if (rev & (POLLIN | POLLERR)) drain(t, now);
+        if (rev & POLLOUT && !t.ended) flush(t);
+        if (!t.ended) timers(t, now);
+      });
+    });
+    if (now >= sliceEnd) {
+      setImmediate(loop);
+      return;
+    }
+  }
+  running = false;
+}
+
+function start(m: FastStart): void {
+  const now = performance.now();
+  const b = begin(m.size, m.blksize, m.windowsize, m.oack !== null);
+  const t: T = {
+    id: m.id,
+    sock: m.sock,
+    fileFd: m.fileFd,
+    size: m.size,
+    s: b.state,
+    oack: m.oack ? Buffer.from(m.oack) : null,
+    timeoutMs: m.timeoutMs,
+    retries: m.retries,
+    retransmitAt: now + m.timeoutMs,
+    deadlineAt: now + m.deadlineMs,
+    chunkBlocks: Math.max(m.windowsize, Math.ceil(CHUNK_BYTES / m.blksize)),
+    chunks: new Map(),
+    queue: null,
+    retransmits: 0,
+    dropped: 0,
+    ended: false,
+  };
+  transfers.set(t.id, t);
+  guard(t, () => apply(t, b.step));
+}
+
+parentPort!.on('message', (m: FastStart | FastAbort | FastCancel) => {
+  if (m.type === 'start') start(m);
+  else if (m.type === 'cancel') {
+    const t = transfers.get(m.id);
+    if (t) end(t, 'superseded');
+  } else for (const t of [...transfers.values()]) fail(t, 'shutdown', TftpErrorCode.NotDefined, m.message);
+  if (!running && transfers.size > 0) {
+    running = true;
+    setImmediate(loop);
+  }
+});

@@ -58,7 +58,9 @@ export class DhcpHandler {
     }
     if (machine && info.relay && (info.relay.circuitId || info.relay.remoteId)) {
       const loc = { relay: info.relay.giaddr, ...(info.relay.circuitId ? { circuitId: info.relay.circuitId } : {}), ...(info.relay.remoteId ? { remoteId: info.relay.remoteId } : {}) };
-      await this.#d.machines.recordLocation(machine.id, loc, signal).catch((e: unknown) => this.#d.logger.warn({ err: e, machine: machine?.id }, 'dhcp: location not recorded'));
+      // Not awaited: the reply does not wait for the location write.
+      const id = machine.id;
+      this.#d.machines.recordLocation(id, loc, signal).catch((e: unknown) => this.#d.logger.warn({ err: e, machine: id }, 'dhcp: location not recorded'));
     }
     const boot = planBoot(info, machine, this.#cfg).boot;
     return this.#cfg.mode === 'proxy' ? this.#proxy(req, info, boot, localPort) : this.#full(req, info, machine, boot, signal);

@@ -129,6 +129,9 @@ export class StoreMachines implements MachinePort {
   }
 
   async recordLocation(id: string, loc: RelayLocation, signal?: AbortSignal): Promise<void> {
+    // Most requests of a machine come through the same relay port: no store round trip for those.
+    const known = this.#byId.get(id)?.machine.location;
+    if (known && known.relay === loc.relay && known.circuitId === loc.circuitId && known.remoteId === loc.remoteId) return;
     for (let attempt = 0; attempt < 3; attempt++) {
       const kv = await this.#store.get(this.#keys.machine(id), signal ? { signal } : {});
       if (!kv) return;

@@ -11,8 +11,15 @@ export interface Compression {
   level: number;
 }
 
-/** Measured on this project's ramdisk (see README/boot report): zstd -15 --long is within 10 % of xz and unpacks several times faster under TCG. */
-export const DEFAULT_COMPRESSION: Compression = { kind: 'zstd', level: 15 };
+/**
+ * Chosen by measurement (2 shared cores, one thread each):
+ *   64 MB of the base layer:   zstd -9 12.93 MB 1.8 s · -12 12.40 MB 4.3 s · -15 12.33 MB 14.9 s · -19 10.82 MB 49 s
+ *   the 108 MB node binary:    zstd -12 34.4 MB 11.4 s · xz -6 27.2 MB 80.5 s
+ *   unpacking 420 MB in a TCG guest: uncompressed ≈ 25 s, zstd ≈ 86 s (under load); xz decodes several times slower still.
+ * zstd -12: the ratio of -15 at a third of the CPU; xz saves ≈ 20 % of bytes but costs 7× the CPU to pack and
+ * the most time to unpack, which is what a booting machine (and every QEMU test) pays.
+ */
+export const DEFAULT_COMPRESSION: Compression = { kind: 'zstd', level: 12 };
 
 /**
  * Compressor command line reading stdin, writing stdout. xz: the kernel's decoder accepts only CRC32 or no

@@ -132,18 +132,22 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
         const runtime = join(cache, 'layers', `runtime-${runtimeKey}.cpio.${compression.kind}`);
         const kernelFile = join(cache, 'layers', `vmlinuz-${runtimeKey}`);
         const agent = join(scratch, 'agent.cpio');
-        let modules = 0;
         const sourcesFile = join(scratch, 'debian.sources');
         await writeFile(sourcesFile, `${sources}\n`);
-        step('base layer (Debian root)');
-        const baseSize = await cachedLayer(base, () => withLock(`${base}.lock`, async () => (await exists(base)) || buildBaseLayer(ctx, sourcesFile, base), { signal }));
-        step('runtime layer (kernel modules, node)');
+        // The two big layers do not depend on each other: built side by side (mmdebstrap waits on the network
+        // and dpkg while the runtime layer compresses).
+        step('base layer (Debian root) and runtime layer (kernel modules, node)');
         const runtimeMeta = join(cache, 'layers', `runtime-${runtimeKey}.json`);
-        const runtimeSize = await cachedLayer(runtime, async () => {
-          const r = await buildRuntimeLayer(ctx, { kernelDeb: kernelPkg.deb, release, nodeBinary }, runtime, kernelFile);
-          await writeFile(runtimeMeta, JSON.stringify({ modules: r.modules, missing: r.missing }));
-        });
-        modules = (JSON.parse(await readFile(runtimeMeta, 'utf8').catch(() => '{}')) as { modules?: number }).modules ?? 0;
+        const [baseSize, runtimeSize] = await Promise.all([
+          cachedLayer(base, () => withLock(`${base}.lock`, async () => (await exists(base)) || buildBaseLayer({ ...ctx, scratch: join(scratch, 'b') }, sourcesFile, base), { signal })),
+          cachedLayer(runtime, async () => {
+            const r = await buildRuntimeLayer({ ...ctx, scratch: join(scratch, 'r') }, { kernelDeb: kernelPkg.deb, release, nodeBinary }, runtime, kernelFile);
+            await writeFile(runtimeMeta, JSON.stringify({ modules: r.modules, missing: r.missing }));
+            step(`runtime layer done: ${r.modules} kernel modules`);
+          }),
+        ]);
+        step('base and runtime layers ready');
+        const modules = (JSON.parse(await readFile(runtimeMeta, 'utf8').catch(() => '{}')) as { modules?: number }).modules ?? 0;
         step('agent layer (init, bundled agent)');
         const agentSize = await buildAgentLayer(ctx, bundle, agent);
         const tmpDir = join(scratch, 'out');

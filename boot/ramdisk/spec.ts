@@ -134,5 +134,5 @@ export function baseRecipe(): Record<string, unknown> {
 }
 
 export function moduleRecipe(): Record<string, unknown> {
-  return { keep: MODULE_KEEP_PREFIXES, drop: MODULE_DROP_PREFIXES, recipe: 1 };
+  return { keep: MODULE_KEEP_PREFIXES, drop: MODULE_DROP_PREFIXES, recipe: 2 };
 }

@@ -38,11 +38,11 @@ export function registerBootCommands(program: Command): void {
     .option('--out <dir>', 'also copy vmlinuz, initrd.img and manifest.json here (the build itself is cached under ~/.cache/lpmos/ramdisk)')
     .option('--entry <file>', 'the agent entry to bundle (default: the agent/main.ts of this installation)')
     .addOption(new Option('--compression <kind>', 'initramfs compression').choices(['zstd', 'xz']).default('zstd'))
-    .option('--level <n>', 'compression level (zstd 1–22, xz 0–9); default 15 for zstd, 6 for xz')
+    .option('--level <n>', 'compression level (zstd 1–22, xz 0–9); default 12 for zstd, 6 for xz')
     .addOption(outputOption())
     .addHelpText('after', '\nNeeds root (mmdebstrap, chroot). Cached by the hash of every input: a rebuild with nothing changed takes seconds.\nThe kernel command line of the ramdisk: lpmos.* settings (see `lpmos agent --help`), BOOTIF=01-aa-bb-cc-dd-ee-ff, lpmos.net=none.')
     .action(async (opts: { out?: string; entry?: string; compression: 'zstd' | 'xz'; level?: string; output: OutputFormat }) => {
-      const level = opts.level === undefined ? (opts.compression === 'xz' ? 6 : 15) : Number(opts.level);
+      const level = opts.level === undefined ? (opts.compression === 'xz' ? 6 : 12) : Number(opts.level);
       const max = opts.compression === 'xz' ? 9 : 22;
       if (!Number.isInteger(level) || level < 0 || level > max) throw new LpmosError(ErrorCode.Usage, `--level must be an integer 0–${max} for ${opts.compression}`);
       const { buildRamdisk } = await import('../../boot/ramdisk/build.ts');

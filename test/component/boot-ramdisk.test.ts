@@ -7,7 +7,7 @@ import { bootQemu, probeRamdisk } from '../helpers/ramdisk.ts';
 
 const MAC = '52:54:00:4c:50:01';
 
-test('the agent ramdisk boots in QEMU: init, udev, DHCP on BOOTIF, agent start, tools, console on failure', { timeout: 12 * 60_000 }, async (t) => {
+test('the agent ramdisk boots in QEMU: init, udev, DHCP on BOOTIF, agent start, tools, console on failure', { timeout: 20 * 60_000 }, async (t) => {
   const t0 = Date.now();
   const rd = await probeRamdisk();
   const built = (Date.now() - t0) / 1000;

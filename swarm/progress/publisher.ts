@@ -74,6 +74,11 @@ export class ProgressPublisher {
     this.#resendTimer.unref();
   }
 
+  /** Sends a throttled tick now (before shutting down). */
+  flush(): void {
+    this.#sendHeld();
+  }
+
   /** Sends a held tick, stops resending. Unacknowledged events are kept (start() resumes). */
   stop(): void {
     this.#sendHeld();

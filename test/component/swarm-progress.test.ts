@@ -4,18 +4,23 @@
 // (another machine's name) messages are dropped and counted.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
 import { statusSchema } from '../../core/model/status.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
-import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
+import { AgentSwarm } from '../../swarm/agent-swarm.ts';
+import type { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
+import { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import { enrollPeer } from '../../swarm/peers/enroll.ts';
 import { ProgressCollector } from '../../swarm/progress/collector.ts';
 import { encodeEvent, progressTopic } from '../../swarm/progress/event.ts';
 import { logEntrySchema, type LogEntry } from '../../swarm/progress/fold.ts';
-import { ProgressReporter } from '../../swarm/progress/reporter.ts';
+import type { ProgressReporter } from '../../swarm/progress/reporter.ts';
 import { BIN, lpmos } from '../helpers/cli.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 
@@ -23,9 +28,11 @@ const SITE = 'prog';
 const keys = new Keys('/lpmos/', SITE);
 let etcd: TestEtcd;
 let store: Store;
+let seedSwarm: SeedSwarm;
 let seed: EnrolledSwarm;
 let collector: ProgressCollector;
-const agents: { machine: string; swarm: EnrolledSwarm; reporter: ProgressReporter }[] = [];
+const agents: { machine: string; agent: AgentSwarm; swarm: EnrolledSwarm; reporter: ProgressReporter }[] = [];
+const stateDir = mkdtempSync(join(tmpdir(), `lpmos-swarm-progress-${process.pid}-`));
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -53,28 +60,24 @@ async function status(machine: string) {
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
-  seed = await EnrolledSwarm.start({ store, keys, identity: 'memory', listen: ['/ip4/127.0.0.1/tcp/0'] });
-  collector = new ProgressCollector({ pubsub: seed.node.pubsub, store, keys, site: SITE, machineOf: (p) => seed.peers.machineOf(p), gapTimeoutMs: 5000, logLimit: 50 });
-  collector.start();
+  seedSwarm = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], collector: { gapTimeoutMs: 5000, logLimit: 50 } });
+  seed = seedSwarm.swarm;
+  collector = seedSwarm.collector;
   for (const machine of ['agent-a', 'agent-b']) {
-    const swarm = await EnrolledSwarm.start({ store, keys, identity: 'memory', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: seed.node.addrs(), redialMs: 200 });
-    await enrollPeer(store, keys, { peerId: swarm.node.peerId, machine, addrs: swarm.node.addrs() });
-    const reporter = await ProgressReporter.start({ pubsub: swarm.node.pubsub, store, keys, site: SITE, machine, resendAfterMs: 400 });
-    agents.push({ machine, swarm, reporter });
+    const agent = await AgentSwarm.start({ store, keys, site: SITE, machine, bootstrap: seedSwarm.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'], resendAfterMs: 400 });
+    agents.push({ machine, agent, swarm: agent.swarm, reporter: agent.reporter });
   }
   await until('seed admits both agents', () => agents.every((a) => seed.peers.machineOf(a.swarm.node.peerId) === a.machine));
   await until('agents see the seed subscribed', () => agents.every((a) => a.swarm.node.pubsub.getSubscribers(progressTopic(SITE)).length > 0));
 });
 
 after(async () => {
-  for (const a of agents) {
-    await a.reporter.stop().catch(() => undefined);
-    await a.swarm.stop().catch(() => undefined);
-  }
+  for (const a of agents) await a.agent.stop(0).catch(() => undefined);
   await collector?.stop().catch(() => undefined);
-  await seed?.stop().catch(() => undefined);
+  await seedSwarm?.stop().catch(() => undefined);
   await store?.close();
   await etcd?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 test('events from two agents land in etcd exactly once and in order; status follows; writes are coalesced', async () => {

@@ -1,0 +1,73 @@
+// The seed's part of the swarm in one piece: a node with a persistent identity (agents find it by
+// the peer id on their kernel command line), the enrolled-peer gater, and the progress collector
+// that folds the site's progress gossip into etcd.
+import type { Keys } from '../core/keys.ts';
+import type { Logger } from '../core/log.ts';
+import type { Store } from '../core/store/store.ts';
+import { EnrolledSwarm } from './enrolled-node.ts';
+import { ProgressCollector, type CollectorOptions } from './progress/collector.ts';
+
+export interface SeedSwarmOptions {
+  store: Store;
+  keys: Keys;
+  site: string;
+  /** Where the identity key file lives (the seed's state directory). */
+  stateDir: string;
+  /** Default: every IPv4 address, TCP port 4001. */
+  listen?: string[];
+  mdns?: boolean;
+  logger?: Logger;
+  collector?: Pick<CollectorOptions, 'coalesceMs' | 'gapTimeoutMs' | 'logLimit'>;
+}
+
+export const DEFAULT_SWARM_PORT = 4001;
+
+export class SeedSwarm {
+  readonly swarm: EnrolledSwarm;
+  readonly collector: ProgressCollector;
+
+  private constructor(swarm: EnrolledSwarm, collector: ProgressCollector) {
+    this.swarm = swarm;
+    this.collector = collector;
+  }
+
+  static async start(opts: SeedSwarmOptions, signal?: AbortSignal): Promise<SeedSwarm> {
+    const swarm = await EnrolledSwarm.start(
+      {
+        store: opts.store,
+        keys: opts.keys,
+        identity: { dir: opts.stateDir },
+        listen: opts.listen ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_SWARM_PORT}`],
+        ...(opts.mdns !== undefined ? { mdns: opts.mdns } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      },
+      signal,
+    );
+    const collector = new ProgressCollector({
+      pubsub: swarm.node.pubsub,
+      store: opts.store,
+      keys: opts.keys,
+      site: opts.site,
+      machineOf: (p) => swarm.peers.machineOf(p),
+      ...opts.collector,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    collector.start();
+    return new SeedSwarm(swarm, collector);
+  }
+
+  get peerId(): string {
+    return this.swarm.node.peerId;
+  }
+
+  /** What agents bootstrap from (`lpmos.bootstrap=` on their kernel command line), loopback last. */
+  bootstrapAddrs(): string[] {
+    const addrs = this.swarm.node.addrs();
+    return [...addrs.filter((a) => !a.startsWith('/ip4/127.')), ...addrs.filter((a) => a.startsWith('/ip4/127.'))];
+  }
+
+  async stop(): Promise<void> {
+    await this.collector.stop();
+    await this.swarm.stop();
+  }
+}

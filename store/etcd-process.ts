@@ -57,6 +57,7 @@ export class EtcdProcess {
   /** Resolves when the process has exited (never rejects). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #exitedNow = false;
+  #spawnError: Error | undefined;
 
   constructor(options: EtcdProcessOptions) {
     this.options = options;
@@ -74,7 +75,8 @@ export class EtcdProcess {
     const onParentExit = (): void => void this.child.kill('SIGTERM');
     process.once('exit', onParentExit);
     this.exited = new Promise((resolve) => {
-      this.child.once('error', () => {
+      this.child.once('error', (err) => {
+        this.#spawnError = err;
         this.#exitedNow = true;
         process.removeListener('exit', onParentExit);
         resolve({ code: -1, signal: null });
@@ -109,6 +111,10 @@ export class EtcdProcess {
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
       if (!this.running) {
+        await this.exited;
+        if (this.#spawnError) {
+          throw new LpmosError('E_UNAVAILABLE', `cannot run etcd (${this.options.binary ?? DEFAULT_ETCD_BINARY}): ${this.#spawnError.message}`);
+        }
         throw new LpmosError('E_UNAVAILABLE', `etcd exited during start-up; last log lines:\n${this.logTail()}`);
       }
       try {

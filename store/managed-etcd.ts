@@ -2,7 +2,7 @@
 // on loopback ports chosen once and kept in <stateDir>/etcd/ports.json (reused while free, so
 // clients and the data dir's member URLs stay stable), supervised: if it dies it is restarted
 // with exponential backoff; stop() sends SIGTERM, then SIGKILL after a grace period.
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LpmosError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
@@ -41,6 +41,8 @@ export class ManagedEtcd {
   #proc: EtcdProcess | undefined;
   #stopping = false;
   #started = false;
+  /** Set once start() has seen etcd healthy: from then on, a dead etcd is restarted. */
+  #supervise = false;
   #restarts = 0;
   #backoff: number;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -81,6 +83,7 @@ export class ManagedEtcd {
     if (this.#started) throw new LpmosError('E_INTERNAL', 'managed etcd already started');
     signal?.throwIfAborted();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    rotateLog(this.logFile);
     this.#ports = await this.#choosePorts();
     this.#stopping = false;
     this.#started = true;
@@ -90,6 +93,7 @@ export class ManagedEtcd {
       await this.stop();
       throw e;
     }
+    this.#supervise = true;
     this.#log.info({ clientUrls: this.clientUrls, extra: this.#opts.extraClientUrls ?? [], pid: this.pid }, 'managed etcd ready');
   }
 
@@ -143,7 +147,8 @@ export class ManagedEtcd {
   }
 
   #onExit(proc: EtcdProcess, code: number | null, sig: NodeJS.Signals | null): void {
-    if (this.#stopping || proc !== this.#proc) return;
+    // Before start() succeeded, start() itself reports the failure.
+    if (this.#stopping || !this.#supervise || proc !== this.#proc) return;
     const delay = this.#backoff;
     const max = this.#opts.restartBackoffMs?.max ?? 30_000;
     this.#backoff = Math.min(this.#backoff * 2, max);
@@ -186,6 +191,7 @@ export class ManagedEtcd {
   async stop(signal?: AbortSignal): Promise<void> {
     this.#stopping = true;
     this.#started = false;
+    this.#supervise = false;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     const proc = this.#proc;
@@ -200,5 +206,16 @@ export class ManagedEtcd {
     }
     await this.#supervising;
     this.#log.info('managed etcd stopped');
+  }
+}
+
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
+
+/** One old generation is enough to see why etcd died last time; the seed is long-lived. */
+function rotateLog(file: string): void {
+  try {
+    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // no log yet
   }
 }

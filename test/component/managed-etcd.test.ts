@@ -135,7 +135,7 @@ describe('managed etcd', () => {
     assert.equal(m2.pid, undefined);
   });
 
-  it('an etcd that exits at start-up fails start() with its log tail', { timeout: 20_000 }, async () => {
+  it('an etcd that exits at start-up fails start() with its log tail; a missing binary is named', { timeout: 20_000 }, async () => {
     const state = tempDir();
     const bin = join(state, 'broken.sh');
     writeFileSync(bin, '#!/bin/sh\necho "simulated: member has already been bootstrapped" >&2\nexit 1\n');
@@ -148,6 +148,8 @@ describe('managed etcd', () => {
     });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(m.restarts, 0, 'no supervisor restarts after a failed start');
+    const missing = managed(state, { binary: join(state, 'no-such-etcd') });
+    await assert.rejects(missing.start(), (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE') && /no-such-etcd.*ENOENT/.test((e as Error).message));
   });
 });
 

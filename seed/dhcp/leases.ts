@@ -4,11 +4,11 @@
 // two MACs: the loser re-reads both keys and decides again (or gets "taken").
 import type { Logger } from '../../core/log.ts';
 import type { Keys } from '../../core/keys.ts';
-import type { Compare, Operation, Store } from '../../core/store/store.ts';
+import type { Compare, Operation, Store, WatchEvent } from '../../core/store/store.ts';
 import { addressClaimSchema, leaseSchema, type AddressClaim, type Lease } from '../../core/model/lease.ts';
 import { LeaseTable, type AddressPick, type PickOptions } from './pool.ts';
 import type { Subnet } from './config.ts';
-import { ipToInt } from './options.ts';
+import { ipToInt, isIpv4 } from './options.ts';
 import { GroupCommit } from './group-commit.ts';
 
 export interface GrantDetails {
@@ -53,8 +53,12 @@ export class LeaseRepository {
       const v = this.#parse(addressClaimSchema, kv.key, kv.value);
       if (v) this.table.setClaim(v.ip, { value: v, rev: kv.modRevision });
     }
+    this.revision = Math.min(leases.revision, claims.revision);
     return leases.kvs.length;
   }
+
+  /** Store revision the last load() is consistent with (follow from revision + 1). */
+  revision = 0;
 
   #parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false } }, key: string, value: string): T | undefined {
     try {
@@ -63,6 +67,36 @@ export class LeaseRepository {
     } catch { /* fall through */ }
     this.#log.warn({ key }, 'dhcp: skipping a stored lease record that does not match its schema');
     return undefined;
+  }
+
+  /**
+   * Follows the store from `fromRevision` (other seeds' grants, releases, declines) until the signal
+   * aborts, so offers are made from a current table. Correctness does not depend on it: every
+   * write is a compare-and-swap. Events older than what the table holds are ignored.
+   */
+  follow(fromRevision: number, signal: AbortSignal): void {
+    const run = async (prefix: string, apply: (ev: WatchEvent) => void): Promise<void> => {
+      try {
+        for await (const ev of this.#store.watch(prefix, { signal, fromRevision })) apply(ev);
+      } catch (e) {
+        if (!signal.aborted) this.#log.warn({ err: e, prefix }, 'dhcp: lease watch ended; the table is refreshed on conflicts only');
+      }
+    };
+    void run(this.#keys.leases(), (ev) => {
+      const mac = ev.key.slice(this.#keys.leases().length);
+      const cur = this.table.leases.get(mac);
+      if (cur && cur.rev >= ev.modRevision) return;
+      const v = ev.type === 'put' && ev.value !== undefined ? this.#parse(leaseSchema, ev.key, ev.value) : undefined;
+      this.table.setLease(mac, v ? { value: v, rev: ev.modRevision } : undefined);
+    });
+    void run(this.#keys.leaseAddresses(), (ev) => {
+      const ip = ev.key.slice(this.#keys.leaseAddresses().length);
+      if (!isIpv4(ip)) return;
+      const cur = this.table.claims.get(ipToInt(ip));
+      if (cur && cur.rev >= ev.modRevision) return;
+      const v = ev.type === 'put' && ev.value !== undefined ? this.#parse(addressClaimSchema, ev.key, ev.value) : undefined;
+      this.table.setClaim(ip, v ? { value: v, rev: ev.modRevision } : undefined);
+    });
   }
 
   /** Re-reads one MAC's lease and one address claim after a lost compare-and-swap. */

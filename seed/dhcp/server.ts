@@ -77,6 +77,7 @@ export class DhcpServer {
     try {
       if (c.mode === 'full') {
         const n = await this.leases.load(signal);
+        this.leases.follow(this.leases.revision + 1, this.#stop.signal);
         this.#log.info({ leases: n }, 'dhcp: leases loaded');
       }
       await this.#ownMachines?.start(signal);

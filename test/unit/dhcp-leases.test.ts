@@ -134,3 +134,22 @@ test('group commit: concurrent grants share transactions; a lost compare fails o
   const stored = (await store.list(keys.leases())).kvs.length;
   assert.equal(stored, 59);
 });
+
+test('a following repository sees another seed\'s grants and offers around them', async () => {
+  const cluster = new MemoryCluster();
+  const clock = { t: 1_000_000 };
+  const a = repo(new MemoryStore(cluster), clock);
+  const b = repo(new MemoryStore(cluster), clock);
+  await b.load();
+  const stop = new AbortController();
+  b.follow(b.revision + 1, stop.signal);
+  try {
+    const s = subnet('10.213.0.10-10.213.0.11');
+    assert.equal(await dora(a, mac(1), s), '10.213.0.10');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(b.leaseOf(mac(1))?.ip, '10.213.0.10');
+    assert.equal(b.offer(mac(2), s, 1000).ip, '10.213.0.11', 'b does not offer what a gave away');
+  } finally {
+    stop.abort();
+  }
+});

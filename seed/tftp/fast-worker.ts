@@ -80,6 +80,9 @@ const transfers = new Map<number, T>();
 const rbuf = Buffer.alloc(2048);
 let pfds = Buffer.alloc(8 * 64);
 let running = false;
+/** The transfers in poll order, rebuilt only when one starts or ends. */
+let list: T[] = [];
+let listDirty = false;
 
 function post(m: FastEnd | FastRetransmit): void {
   parentPort!.postMessage(m);
@@ -90,6 +93,7 @@ function end(t: T, result: SessionResult, error?: { code: number; message: strin
   t.ended = true;
   libc.close(t.sock);
   transfers.delete(t.id);
+  listDirty = true;
   t.chunks.clear();
   post({ type: 'end', id: t.id, result, acked: t.s.acked, retransmits: t.retransmits, dropped: t.dropped, ...(error ? { error } : {}) });
 }
@@ -183,16 +187,18 @@ function onDatagram(t: T, n: number, now: number): void {
   t.dropped++;
 }
 
-function drain(t: T, now: number): void {
-  while (!t.ended) {
-    const n = libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT);
-    if (n < 0) {
-      const e = libc.errno();
-      if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
-      return;
-    }
-    onDatagram(t, n, now);
+/**
+ * One datagram per readiness: in lock-step there is only ever one, and trying for a second would
+ * cost a failing recv(2) per block; anything left makes the next poll(2) return at once.
+ */
+function receive(t: T, now: number): void {
+  const n = libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT);
+  if (n < 0) {
+    const e = libc.errno();
+    if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
+    return;
   }
+  onDatagram(t, n, now);
 }
 
 function timers(t: T, now: number): void {
@@ -221,7 +227,10 @@ function guard(t: T, fn: () => void): void {
 function loop(): void {
   const sliceEnd = performance.now() + SLICE_MS;
   while (transfers.size > 0) {
-    const list = [...transfers.values()];
+    if (listDirty) {
+      list = [...transfers.values()];
+      listDirty = false;
+    }
     if (pfds.length < list.length * 8) pfds = Buffer.alloc(list.length * 16);
     let next = Infinity;
     list.forEach((t, i) => {
@@ -236,8 +245,9 @@ function loop(): void {
     const now = performance.now();
     list.forEach((t, i) => {
       const rev = n > 0 ? pfds.readInt16LE(i * 8 + 6) : 0;
+      if (t.ended) return;
       guard(t, () => {
-        if (rev & (POLLIN | POLLERR)) drain(t, now);
+        if (rev & (POLLIN | POLLERR)) receive(t, now);
         if (rev & POLLOUT && !t.ended) flush(t);
         if (!t.ended) timers(t, now);
       });
@@ -272,6 +282,7 @@ function start(m: FastStart): void {
     ended: false,
   };
   transfers.set(t.id, t);
+  listDirty = true;
   guard(t, () => apply(t, b.step));
 }
 

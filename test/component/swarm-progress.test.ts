@@ -184,6 +184,21 @@ test('malformed, oversize and forged messages are dropped and counted; nothing r
   await until('honest event applied', async () => (await ackedSeq(a.machine)) === aBefore + 1);
 });
 
+test('a restarted agent (new identity) continues the numbering; its old peer id is refused', async () => {
+  const old = agents[0]!;
+  const acked = await ackedSeq(old.machine);
+  assert.equal(await old.agent.stop(5000), true, 'drained before stopping');
+  const agent = await AgentSwarm.start({ store, keys, site: SITE, machine: old.machine, bootstrap: seedSwarm.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'], resendAfterMs: 400 });
+  agents[0] = { machine: old.machine, agent, swarm: agent.swarm, reporter: agent.reporter };
+  assert.notEqual(agent.peerId, old.swarm.node.peerId);
+  assert.equal(agent.reporter.publisher.nextSeq, acked + 1);
+  await until('seed knows the new peer id and forgot the old one', () => seed.peers.machineOf(agent.peerId) === old.machine && !seed.peers.has(old.swarm.node.peerId));
+  agent.report({ step: 'resumed', state: 'running', percent: 30 });
+  await until('event from the new identity applied', async () => (await ackedSeq(old.machine)) === acked + 1);
+  const last = (await history(old.machine)).at(-1);
+  assert.deepEqual([last?.step, last?.peerId], ['resumed', agent.peerId]);
+});
+
 test('lpmos machine logs and lpmos watch read what the collector wrote', async () => {
   const env = { LPMOS_ETCD: etcd.endpoints.join(','), LPMOS_SITE: SITE };
   // Each CLI start costs seconds of CPU on a loaded 2-core runner: one one-shot call, one live watch.

@@ -3,7 +3,7 @@
 // checks, learns facts (UUIDs) and keeps the chroot's API filesystems mounted exactly while a
 // chroot step runs — unmounted again in `finally`, also when the step fails or is aborted.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -65,7 +65,7 @@ export class LocalExecutor {
       for (const a of actions) await this.#act(a, false, signal, progress);
       return;
     }
-    const undo = await this.#enterChroot(signal);
+    const undo = await this.#enterChroot(facts, signal);
     try {
       for (const a of actions) await this.#act(a, true, signal, progress);
     } finally {
@@ -145,9 +145,10 @@ export class LocalExecutor {
   }
 
   /** Mounts /proc, /sys, /dev (+pts), /run in the target and keeps services from starting; returns the undo. */
-  async #enterChroot(signal: AbortSignal): Promise<() => Promise<void>> {
+  async #enterChroot(facts: Facts, signal: AbortSignal): Promise<() => Promise<void>> {
     const t = this.#target;
     const mounted: string[] = [];
+    let madeDiskDir = false;
     const policy = join(t, 'usr/sbin/policy-rc.d');
     const addedPolicy = !existsSync(policy);
     const undo = async (): Promise<void> => {
@@ -157,6 +158,7 @@ export class LocalExecutor {
         if (r.code !== 0) await execCommand(['umount', '--recursive', '--lazy', m], { signal: quiet });
       }
       if (addedPolicy) await rm(policy, { force: true });
+      if (madeDiskDir) await rmdir('/dev/disk').catch(() => undefined); // the empty mount point it left on the host's /dev
     };
     try {
       const mount = async (argv: string[], dir: string): Promise<void> => {
@@ -170,6 +172,15 @@ export class LocalExecutor {
       await mount(['mount', '--rbind', '/dev'], join(t, 'dev'));
       // rslave: unmounting the target's /dev later must not propagate to the host's /dev submounts.
       await mustRun(['mount', '--make-rslave', join(t, 'dev')], { signal });
+      // Without udev (the agent ramdisk, build hosts) there is no /dev/disk/by-uuid, and
+      // grub-mkconfig then writes root=/dev/sdX instead of root=UUID=… (10_linux tests the link).
+      // A private tmpfs under the target's /dev (rslave: not seen by the host) gets the links.
+      if (!existsSync('/dev/disk/by-uuid') && Object.keys(facts.uuids).length) {
+        madeDiskDir = !existsSync('/dev/disk');
+        await mount(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=1m', 'tmpfs'], join(t, 'dev/disk'));
+        await mkdir(join(t, 'dev/disk/by-uuid'));
+        for (const [device, uuid] of Object.entries(facts.uuids)) await symlink(device, join(t, 'dev/disk/by-uuid', uuid));
+      }
       await mount(['mount', '-t', 'tmpfs', '-o', 'mode=755,nosuid,nodev', 'tmpfs'], join(t, 'run'));
       if (addedPolicy) await writeFile(policy, '#!/bin/sh\n# LPMOS install: no service starts inside the chroot (invoke-rc.d policy, 101 = forbidden)\nexit 101\n', { mode: 0o755 });
       const resolv = join(t, 'etc/resolv.conf');

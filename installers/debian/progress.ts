@@ -1,9 +1,8 @@
 // debootstrap's progress as percentages. With --debian-installer, debootstrap writes its
 // machine-readable protocol to fd 3 (debootstrap(8), functions: progress/info): `P: now end PHASE`
 // for progress, `PF: text` for the phase's text, `I: ID` + `IA: arg` + `IF: format` for messages.
-// Phases in run order, each given a share of the whole; the second stage's phases (INSTCORE …
-// CONFBASE) share one counter out of the number of base packages, so they are one band.
-// Pure: fed line by line, never goes backwards.
+// Phases in run order, each given a share of the whole (each phase counts from 0 to its own end:
+// bytes for DOWNDEBS, packages for the dpkg phases). Pure: fed line by line, never goes backwards.
 
 const BANDS: Record<string, [number, number]> = {
   DOWNREL: [0, 1],
@@ -13,11 +12,11 @@ const BANDS: Record<string, [number, number]> = {
   SIZEDEBS: [5, 6],
   DOWNDEBS: [6, 35],
   EXTRACTPKGS: [35, 45],
-  INSTCORE: [45, 100],
-  UNPACKREQ: [45, 100],
-  CONFREQ: [45, 100],
-  UNPACKBASE: [45, 100],
-  CONFBASE: [45, 100],
+  INSTCORE: [45, 48],
+  UNPACKREQ: [48, 60],
+  CONFREQ: [60, 72],
+  UNPACKBASE: [72, 85],
+  CONFBASE: [85, 100],
 };
 
 export interface DebootstrapProgress {

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
@@ -196,7 +196,8 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     assert.equal(sh('blkid', ['-p', '-o', 'value', '-s', 'LABEL', `${d.path}p2`]).trim(), 'precious');
   });
 
-  it('debootstrap (the os step), killed half-way, resumes and finishes — once per package set, then cached', async () => {
+  // Timeouts per test: npm test's --test-timeout (10 min) would otherwise apply to each of them.
+  it('debootstrap (the os step), killed half-way, resumes and finishes — once per package set, then cached', { timeout: 40 * 60_000 }, async () => {
     const b = await debootstrapOnce(biosProfile(true), store);
     if (!b.built) {
       console.log(`# debootstrap result cached: ${b.file}`);
@@ -208,7 +209,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     console.log(`# debootstrap: stopped after ${b.abortedMs} ms, resumed run ${b.resumedMs} ms`);
   });
 
-  it('installs Debian 12 (GPT, BIOS boot + ESP, swap, ext4): stopped in the os step, resumed, booted files in place', async () => {
+  it('installs Debian 12 (GPT, BIOS boot + ESP, swap, ext4): stopped in the os step, resumed, booted files in place', { timeout: 40 * 60_000 }, async () => {
     const d = loopDisk(join(work, 'disk1.img'), 4 * GiB);
     // Yesterday's install on the disk: wipe: true lets the plan erase it.
     sh('sgdisk', ['--new=1:1M:+300M', d.path]);
@@ -275,7 +276,9 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
       assert.equal(statSync(join(inspect, 'home/ops/.ssh/authorized_keys')).mode & 0o777, 0o600);
       assert.match(readFileSync(join(inspect, 'etc/group'), 'utf8'), /^sudo:x:\d+:ops$/m);
       assert.ok(readFileSync(join(inspect, 'etc/shadow'), 'utf8').startsWith(`root:${HASH}:`), 'root password hash');
-      assert.ok(existsSync(join(inspect, 'etc/systemd/system/multi-user.target.wants/lpmos-firstboot.service')), 'first-boot unit enabled');
+      // An absolute link inside the installed system: read it, do not follow it on this host.
+      assert.equal(readlinkSync(join(inspect, 'etc/systemd/system/multi-user.target.wants/lpmos-firstboot.service')), '/etc/systemd/system/lpmos-firstboot.service', 'first-boot unit enabled');
+      assert.match(readFileSync(join(inspect, 'usr/local/sbin/lpmos-firstboot'), 'utf8'), /path='\/api\/v1\/firstboot\?machine=loop-01'/);
       assert.ok(!existsSync(join(inspect, 'usr/sbin/policy-rc.d')), 'the install-time policy-rc.d is gone');
     } finally {
       sh('umount', [inspect]);

@@ -76,6 +76,10 @@ describe('debootstrap progress (fd 3 of a real run, captured)', () => {
     assert.ok((bytes.at(-1) ?? 0) > 50e6, `downloaded ${bytes.at(-1)} bytes`);
     const at = (phase: string) => updates.find((u) => u.phase === phase)?.percent ?? -1;
     assert.ok(at('EXTRACTPKGS') >= 35 && at('EXTRACTPKGS') <= 45);
+    // The dpkg phases count their own packages: each gets its band, none jumps to the end.
+    assert.deepEqual(phases.slice(6), ['INSTCORE', 'UNPACKREQ', 'CONFREQ', 'UNPACKBASE', 'CONFBASE']);
+    assert.ok(at('UNPACKREQ') < 60 && at('CONFREQ') >= 60 && at('CONFBASE') >= 85);
+    assert.ok((updates.filter((u) => u.phase === 'UNPACKBASE').at(-1)?.percent ?? 100) <= 85);
   });
   it('messages with their arguments filled in', () => {
     const msgs = updates.map((u) => u.message).filter(Boolean);

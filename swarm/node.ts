@@ -35,6 +35,11 @@ export interface SwarmNodeOptions {
   /** Redial interval for bootstrap peers that are not connected, ms. */
   redialMs?: number;
   mdns?: boolean;
+  /**
+   * Connection limit. libp2p's default (300) is below a large site's agent count, and every agent
+   * keeps a connection to the seed for progress. Default 2048.
+   */
+  maxConnections?: number;
   /** The gater's allow-list: may this peer id connect (or be dialled)? */
   allow: PeerFilter;
   logger?: Logger;
@@ -90,6 +95,8 @@ export class SwarmNode {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: allowListGater(allow),
+      // A boot storm dials the seed all at once: more handshakes in flight than libp2p's 10.
+      connectionManager: { maxConnections: opts.maxConnections ?? 2048, maxIncomingPendingConnections: 128 },
       peerDiscovery: opts.mdns ? [mdns()] : [],
       services: {
         identify: identify(),

@@ -64,11 +64,29 @@ export function isIpv4(s: string): boolean {
 
 /** Address as an unsigned 32-bit number (for ranges and subnet arithmetic). */
 export function ipToInt(ip: string): number {
-  const m = IPV4.exec(ip);
-  if (!m) throw new RangeError(`not an IPv4 address: ${ip}`);
-  const p = m.slice(1).map(Number);
-  if (p.some((x) => x > 255)) throw new RangeError(`not an IPv4 address: ${ip}`);
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+  // Hand-rolled (no regex, no arrays): called several times per packet.
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) throw new RangeError(`not an IPv4 address: ${ip}`);
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255) throw new RangeError(`not an IPv4 address: ${ip}`);
+    } else {
+      throw new RangeError(`not an IPv4 address: ${ip}`);
+    }
+  }
+  if (dots !== 3 || digits === 0) throw new RangeError(`not an IPv4 address: ${ip}`);
+  return n * 256 + part;
 }
 
 export function intToIp(n: number): string {

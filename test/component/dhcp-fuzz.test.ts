@@ -44,11 +44,12 @@ after(async () => {
   await lab.cleanup();
 });
 
-test(`${TOTAL.toLocaleString('en')} mutated packets: counted, dropped or answered, never fatal; a real client still gets a lease`, async () => {
+test(`${TOTAL.toLocaleString('en')} mutated packets: counted, dropped or answered, never fatal; a real client still gets a lease`, async (t) => {
   const bases = allPayloads().filter((p) => p.payload[0] === 1).map((p) => p.payload); // client requests
   const rnd = prng(0xdecaf);
   const c = server!.counters;
   const start = c.received;
+  const t0 = Date.now();
   for (let sent = 0; sent < TOTAL; ) {
     const batch = Math.min(256, TOTAL - sent);
     await Promise.all(Array.from({ length: batch }, () => new Promise<void>((resolve) => {
@@ -66,6 +67,7 @@ test(`${TOTAL.toLocaleString('en')} mutated packets: counted, dropped or answere
   }
   await new Promise((r) => setTimeout(r, 500));
   const received = c.received - start;
+  t.diagnostic(`flood took ${Date.now() - t0} ms; counters ${JSON.stringify(c)}`);
   assert.ok(received >= TOTAL * 0.95, `server received ${received} of ${TOTAL}`);
   assert.ok(c.malformed > 1000, `malformed counted: ${c.malformed}`);
   assert.ok(c.offers > 1000, `offers: ${c.offers}`);

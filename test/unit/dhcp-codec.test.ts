@@ -106,3 +106,13 @@ test('encode pads to the 300-byte BOOTP minimum and rejects an over-long file na
   assert.throws(() => encode({ ...base([]), file: 'x'.repeat(129) }), /file longer/);
   assert.equal(decode(encode({ ...base([]), file: 'x'.repeat(128) })).file, 'x'.repeat(128));
 });
+
+test('address parsing: ipToInt/intToIp round trip, bad text rejected', async () => {
+  const { ipToInt, intToIp, isIpv4 } = await import('../../seed/dhcp/options.ts');
+  for (const ip of ['0.0.0.0', '10.213.0.1', '255.255.255.255', '192.168.100.7']) assert.equal(intToIp(ipToInt(ip)), ip);
+  assert.equal(ipToInt('10.213.0.1'), 0x0ad50001);
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', 'a.b.c.d', '1.2.3.4 ', '1.2.3.0004']) {
+    assert.throws(() => ipToInt(bad), RangeError, bad);
+    assert.equal(isIpv4(bad), false, bad);
+  }
+});

@@ -73,6 +73,11 @@ export class HttpServer {
     await this.artifacts.load();
     const server = createServer({ headersTimeout: this.config.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // A client that hung up mid-request is no bad request: nothing to answer.
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
       // Malformed HTTP (bad request line, oversized headers, header timeout): answer once and hang up.
       this.metrics.request('bad_request', 400, 0);
       this.#deps.logger.info({ client: socket.remoteAddress, code: err.code }, 'http: malformed request');

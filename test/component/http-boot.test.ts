@@ -13,7 +13,9 @@ import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
 import { MemoryStore } from '../../store/memory.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
-import { artifactDir, curl, testServer, type TestServer } from './http-helpers.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { artifactDir, curl, testServer, writeManifest, type TestServer } from './http-helpers.ts';
 
 const keys = new Keys('/lpmos/', 'default');
 const BOOTSTRAP = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWSeedPeer';
@@ -285,7 +287,7 @@ test('the /boot.ipxe chain script names the seed as the client reached it, or th
   }
 });
 
-test('without the agent artifacts, agent scripts are 503 naming them; localboot still works', async () => {
+test('without the agent artifacts, agent scripts are 503 naming them until they appear; localboot works regardless', async () => {
   const store = new MemoryStore();
   const empty = await artifactDir({});
   const srv = await testServer(store, { artifacts: [empty.dir] });
@@ -294,6 +296,14 @@ test('without the agent artifacts, agent scripts are 503 naming them; localboot 
     const r = await fetch(`${srv.base}/boot/ipxe?mac=${mac}`);
     assert.equal(r.status, 503);
     assert.match(await r.text(), /agent "vmlinuz" and "initrd.img" not among the artifacts/);
+    // A ramdisk built while the seed runs is picked up at the next boot, without a restart.
+    await new Promise((res) => setTimeout(res, 20)); // a different manifest mtime
+    await writeFile(join(empty.dir, 'vmlinuz'), dir.files.get('vmlinuz')!.data);
+    await writeFile(join(empty.dir, 'initrd.img'), dir.files.get('initrd.img')!.data);
+    await writeManifest(empty.dir, [dir.files.get('vmlinuz')!, dir.files.get('initrd.img')!]);
+    const again = await fetch(`${srv.base}/boot/ipxe?mac=${mac}`);
+    assert.equal(again.status, 200, await again.clone().text());
+    assert.match(await again.text(), /^kernel /m);
     await store.put(keys.spec(idOf(mac)), JSON.stringify({ action: 'localboot' }));
     assert.equal((await fetch(`${srv.base}/boot/ipxe?mac=${mac}&platform=efi`)).status, 200);
   } finally {

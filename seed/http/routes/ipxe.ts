@@ -10,6 +10,6 @@ export const ipxe: Handler = async (ctx, app) => {
   const q = parseBootQuery(ctx.url.searchParams) as BootQuery;
   const machine = await machineForBoot(app, q, ctx.signal);
   if (machine.enrolled) app.log.info({ machine: machine.id, mac: q.mac, serial: q.serial, uuid: q.uuid, platform: q.platform, arch: q.arch }, 'http: enrolled a discovered machine');
-  if (machine.action !== 'localboot') requireAgent(app);
+  if (machine.action !== 'localboot') await requireAgent(app);
   sendScript(ctx, ipxeScript(app.scriptEnv(ctx.req), machine, q));
 };

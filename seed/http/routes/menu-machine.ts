@@ -23,6 +23,6 @@ export async function menuMachine(ctx: HttpContext, app: HttpApp, pathMac: strin
     if (m.enrolled) app.log.info({ machine: m.id, mac: q.mac }, 'http: enrolled a discovered machine');
     machine = m;
   }
-  if (machine?.action !== 'localboot') requireAgent(app);
+  if (machine?.action !== 'localboot') await requireAgent(app);
   return machine;
 }

@@ -19,7 +19,13 @@ export async function enrollPeer(store: Store, keys: Keys, input: EnrollPeerInpu
   const record = peerRecordSchema.parse({ machine: input.machine, addrs: input.addrs, enrolledAt: (opts.now ?? (() => new Date()))().toISOString() });
   const call = opts.signal ? { signal: opts.signal } : undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const [index, existing] = await Promise.all([store.get(keys.swarmMachinePeer(input.machine), call), store.get(keys.swarmPeer(input.peerId), call)]);
+    const [identity, index, existing] = await Promise.all([
+      store.get(keys.machine(input.machine), call),
+      store.get(keys.swarmMachinePeer(input.machine), call),
+      store.get(keys.swarmPeer(input.peerId), call),
+    ]);
+    // Only a registered machine may join: its identity must exist when the enrollment is written.
+    if (!identity) throw new LpmosError(ErrorCode.NotFound, `machine "${input.machine}" not found: enroll the machine before its swarm peer`);
     if (existing) {
       const other = decode(peerRecordSchema, existing);
       if (other.machine !== input.machine) {
@@ -34,6 +40,7 @@ export async function enrollPeer(store: Store, keys: Keys, input: EnrollPeerInpu
     if (previous && previous !== input.peerId) ops.push({ type: 'delete', key: keys.swarmPeer(previous) });
     const r = await store.txn(
       [
+        { key: identity.key, modRevision: identity.modRevision },
         { key: keys.swarmMachinePeer(input.machine), modRevision: index?.modRevision ?? 0 },
         { key: keys.swarmPeer(input.peerId), modRevision: existing?.modRevision ?? 0 },
       ],

@@ -142,7 +142,8 @@ export class ProgressCollector {
       this.#machines.set(event.machine, m);
     }
     if (!m.seq) {
-      m.early.push(event);
+      // Bounded while etcd is slow to answer: what is dropped here is resent by the agent.
+      if (m.early.length < 1024) m.early.push(event);
       m.loading ??= this.#load(event.machine, m);
       return;
     }
@@ -194,13 +195,22 @@ export class ProgressCollector {
         const prefix = this.#o.keys.machineLogs(id);
         m.logged = kvs.map((kv) => Number(kv.key.slice(prefix.length))).filter(Number.isSafeInteger);
         m.ackRevision = ack?.modRevision ?? 0;
-        m.seq = new Sequencer(ack ? decode(progressAckSchema, ack).seq : 0, { gapTimeoutMs: this.#o.gapTimeoutMs, maxPending: 256 });
+        let seq = 0;
+        try {
+          seq = ack ? decode(progressAckSchema, ack).seq : 0;
+        } catch (e) {
+          this.#o.log.warn({ machine: id, err: (e as Error).message }, 'unreadable progress acknowledgement; counting from 0');
+        }
+        m.seq = new Sequencer(seq, { gapTimeoutMs: this.#o.gapTimeoutMs, maxPending: 256 });
         break;
       } catch (e) {
         this.#o.log.warn({ machine: id, err: (e as Error).message }, 'cannot read progress state; retrying');
         this.stats.writeErrors++;
         await new Promise((r) => setTimeout(r, 1000));
-        if (!this.#running) return;
+        if (!this.#running) {
+          m.loading = undefined;
+          return;
+        }
       }
     }
     const early = m.early.splice(0);

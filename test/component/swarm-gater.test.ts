@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multiaddr } from '@multiformats/multiaddr';
 import { Keys } from '../../core/keys.ts';
+import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
 import type { PeerAllowList } from '../../swarm/peers/allow-list.ts';
@@ -26,6 +27,8 @@ const cleanups: (() => Promise<void>)[] = [];
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
+  await addMachine(store, keys, { name: 'agent-a', macs: ['52:54:00:5a:00:01'] });
+  await addMachine(store, keys, { name: 'agent-b', macs: ['52:54:00:5a:00:02'] });
 });
 
 after(async () => {

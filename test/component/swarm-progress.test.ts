@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
+import { addMachine } from '../../core/registry/machines.ts';
 import { statusSchema } from '../../core/model/status.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
@@ -60,6 +61,8 @@ async function status(machine: string) {
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
+  await addMachine(store, keys, { name: 'agent-a', macs: ['52:54:00:5a:00:01'] });
+  await addMachine(store, keys, { name: 'agent-b', macs: ['52:54:00:5a:00:02'] });
   seedSwarm = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], collector: { gapTimeoutMs: 5000, logLimit: 50 } });
   seed = seedSwarm.swarm;
   collector = seedSwarm.collector;

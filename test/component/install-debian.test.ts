@@ -73,6 +73,17 @@ function unmountAll(dir: string): void {
   for (const m of mounts.reverse()) trySh('umount', ['--lazy', m]);
 }
 
+/** Pids whose command line mentions `text` (the killed debootstrap names its target). */
+function processesUsing(text: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
 const biosProfile = (wipe: boolean, extra: object = {}): Profile => profileSchema.parse({
   kind: 'Profile', name: 'loop-bios', os: { name: 'debian', version: '12' },
   storage: {
@@ -127,6 +138,7 @@ async function debootstrapOnce(profile: Profile, store: Store): Promise<RootBuil
     if (e.state === 'progress' && (e.percent ?? 0) >= 50) ac.abort(new Error('agent killed'));
   }), /agent killed/);
   const abortedMs = Date.now() - t0;
+  assert.deepEqual(processesUsing(dir), [], 'debootstrap and its dpkg were killed with their process group');
   assert.ok(!existsSync(join(dir, 'var/lib/lpmos/os.done')), 'stopped before debootstrap finished');
   assert.ok(existsSync(join(dir, 'usr/bin/dpkg')), 'half a root is there');
   unmountAll(dir); // debootstrap's own /proc and /sys of the killed run
@@ -197,6 +209,24 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
   });
 
   // Timeouts per test: npm test's --test-timeout (10 min) would otherwise apply to each of them.
+  it('never touches a disk in use, not even with wipe: true', async () => {
+    const d = loopDisk(join(work, 'busy.img'), 2 * GiB);
+    sh('sgdisk', ['--new=1:1M:0', d.path]);
+    sh('partx', ['-a', d.path]);
+    sh('mkfs.ext4', ['-q', `${d.path}p1`]);
+    const mnt = join(work, 'busy');
+    mkdirSync(mnt);
+    sh('mount', [`${d.path}p1`, mnt]);
+    try {
+      const s = { ...spec(), machine: 'loop-busy' };
+      const plan = planInstall(biosProfile(true), new Map([['d0', d]]), s);
+      await assert.rejects(install({ store, keys, plan, spec: s, signal: AbortSignal.timeout(60_000) }), new RegExp(`disk "d0" \\(${d.path}\\) is in use: ${d.path}p1 is mounted at ${mnt}`));
+      assert.equal(sh('blkid', ['-p', '-o', 'value', '-s', 'TYPE', `${d.path}p1`]).trim(), 'ext4');
+    } finally {
+      sh('umount', [mnt]);
+    }
+  });
+
   it('debootstrap (the os step), killed half-way, resumes and finishes — once per package set, then cached', { timeout: 40 * 60_000 }, async () => {
     const b = await debootstrapOnce(biosProfile(true), store);
     if (!b.built) {

@@ -96,8 +96,9 @@ const udhcpcOut = join(tmp, 'udhcpc.events');
 const udhcpcPid = join(tmp, 'udhcpc.pid');
 let udhcpc: ReturnType<Lab['spawn']> | undefined;
 
-test('udhcpc gets a lease with router, DNS, domain, next-server; no boot file for a non-PXE client', async () => {
-  udhcpc = lab.spawn(cliNs, ['udhcpc', '-f', '-i', 'c0', '-p', udhcpcPid, '-s', udhcpcScript(udhcpcOut), '-t', '5', '-T', '1', '-x', 'hostname:ud1']);
+test('udhcpc (PXE vendor class) gets a lease with router, DNS, domain, next-server and boot file', async () => {
+  // Vendor class of a BIOS PXE ROM (no option 93): the server must pick the BIOS loader by the class.
+  udhcpc = lab.spawn(cliNs, ['udhcpc', '-f', '-i', 'c0', '-p', udhcpcPid, '-s', udhcpcScript(udhcpcOut), '-t', '5', '-T', '1', '-x', 'hostname:ud1', '-V', 'PXEClient:Arch:00000:UNDI:002001']);
   const bound = await waitFor('udhcpc bound', () => events(udhcpcOut).find((l) => l.startsWith('bound')), 15_000);
   assert.match(bound, /ip=10\.213\.0\.100 /);
   assert.match(bound, /mask=24 /);
@@ -106,7 +107,8 @@ test('udhcpc gets a lease with router, DNS, domain, next-server; no boot file fo
   assert.match(bound, /domain=lab\.test /);
   assert.match(bound, /serverid=10\.213\.0\.1 /);
   assert.match(bound, /lease=600/);
-  assert.match(bound, /boot_file= /);
+  assert.match(bound, /siaddr=10\.213\.0\.1 /);
+  assert.match(bound, /boot_file=undionly\.kpxe /);
   const lease = await storedLease('02:13:00:00:00:01');
   assert.equal(lease?.ip, '10.213.0.100');
   assert.equal(lease?.state, 'bound');
@@ -125,7 +127,7 @@ test('udhcpc renews (REQUEST in RENEWING state, unicast from its address) and th
   assert.ok(Date.parse(after!.expiresAt) > Date.parse(before!.expiresAt), 'lease extended');
 });
 
-test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE vendor class), then RELEASE frees it', async () => {
+test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE vendor class), then RELEASE frees it', async (t) => {
   const leaseFile = join(tmp, 'dhclient.leases');
   const conf = join(tmp, 'dhclient.conf');
   writeFileSync(conf, 'send vendor-class-identifier "PXEClient:Arch:00000:UNDI:002001";\nsend dhcp-client-identifier = hardware;\nrequest subnet-mask, routers, domain-name-servers, domain-name, tftp-server-name, bootfile-name;\n');
@@ -134,14 +136,16 @@ test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE
   const args = ['-4', '-1', '-cf', conf, '-sf', script, '-lf', leaseFile, '-pf', join(tmp, 'dhclient.pid')];
   // -d: stay in the foreground (a daemonised dhclient would hold the test's pipes open).
   const dh = lab.spawn(cliNs, ['dhclient', '-d', ...args, 'c1']);
-  const text = await waitFor('dhclient lease', () => (existsSync(leaseFile) && /fixed-address/.test(readFileSync(leaseFile, 'utf8')) ? readFileSync(leaseFile, 'utf8') : undefined), 20_000)
+  const text: string = await waitFor('dhclient lease', () => (existsSync(leaseFile) && /fixed-address/.test(readFileSync(leaseFile, 'utf8')) ? readFileSync(leaseFile, 'utf8') : undefined), 20_000)
     .catch((e: unknown) => { throw new Error(`${String(e)}\n${dh.output()}`); });
   assert.match(text, /fixed-address 10\.213\.0\.101;/);
   assert.match(text, /option routers 10\.213\.0\.254;/);
   assert.match(text, /option domain-name-servers 10\.213\.0\.53;/);
   assert.match(text, /filename "undionly\.kpxe";/);
   assert.match(text, /option tftp-server-name "10\.213\.0\.1";/);
-  assert.match(text, /next-server 10\.213\.0\.1;|option dhcp-server-identifier 10\.213\.0\.1;/);
+  // dhclient keeps no siaddr in its lease file: the next server shows as option 66, which it asked for.
+  assert.match(text, /option bootfile-name "undionly\.kpxe";/);
+  assert.match(text, /option dhcp-server-identifier 10\.213\.0\.1;/);
   // A PXE client unknown to the registry is enrolled as discovered.
   assert.equal((await store.get(keys.macIndex('02:13:00:00:00:02')))?.value, 'm-021300000002');
   const releases = server!.counters.releases;
@@ -178,5 +182,6 @@ test('a seed restart keeps every lease: renewals are acknowledged, new clients g
   assert.equal(r.code, 0, `udhcpc failed: ${r.stderr}; server counters ${JSON.stringify(server.counters)}`);
   const bound = events(out).find((l) => l.startsWith('bound'))!;
   assert.match(bound, /ip=10\.213\.0\.102 /);
+  assert.match(bound, /boot_file= /, 'a client that is not PXE gets no boot file');
   await udhcpc?.stop();
 });

@@ -127,7 +127,7 @@ test('udhcpc renews (REQUEST in RENEWING state, unicast from its address) and th
   assert.ok(Date.parse(after!.expiresAt) > Date.parse(before!.expiresAt), 'lease extended');
 });
 
-test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE vendor class), then RELEASE frees it', async (t) => {
+test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE vendor class), then RELEASE frees it', async () => {
   const leaseFile = join(tmp, 'dhclient.leases');
   const conf = join(tmp, 'dhclient.conf');
   writeFileSync(conf, 'send vendor-class-identifier "PXEClient:Arch:00000:UNDI:002001";\nsend dhcp-client-identifier = hardware;\nrequest subnet-mask, routers, domain-name-servers, domain-name, tftp-server-name, bootfile-name;\n');

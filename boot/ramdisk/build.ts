@@ -3,7 +3,7 @@
 // re-hashes (seconds), and a changed agent only repacks the small agent layer.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../core/log.ts';
@@ -84,6 +84,48 @@ async function concat(parts: readonly string[], out: string): Promise<void> {
   await rename(tmp, out);
 }
 
+/** Finished ramdisks kept in the cache (the e2e agent's and the probe's are both in use at once): the newest ones. */
+const KEEP_BUILDS = 6;
+
+/** Drops all but the `keep` newest finished builds, and the layers none of the kept ones uses. */
+export async function pruneCache(cache: string, keep: number): Promise<void> {
+  // Another build in progress may be about to use a layer no finished build references yet: leave it all alone.
+  const { lockHeld, pidAlive } = await import('./lock.ts');
+  for (const d of [cache, join(cache, 'layers')]) {
+    for (const n of await readdir(d)) {
+      if (n.endsWith('.lock')) {
+        if (await lockHeld(join(d, n))) return;
+        continue;
+      }
+      // Scratch dirs and temp files carry their builder's pid: a live one means busy, a dead one left garbage.
+      const pid = Number(/(?:^\.build-|\.tmp-)(\d+)/.exec(n)?.[1] ?? NaN);
+      if (Number.isNaN(pid)) continue;
+      if (pidAlive(pid)) return;
+      await rm(join(d, n), { recursive: true, force: true });
+    }
+  }
+  const builds: { dir: string; mtime: number; layers: string[] }[] = [];
+  for (const name of await readdir(cache)) {
+    if (!/^[0-9a-f]{20}$/.test(name)) continue;
+    const m = await readFile(join(cache, name, 'manifest.json'), 'utf8').then((t) => JSON.parse(t) as RamdiskManifest, () => undefined);
+    if (!m) continue;
+    builds.push({ dir: join(cache, name), mtime: (await stat(join(cache, name, 'manifest.json'))).mtimeMs, layers: m.layers.map((l) => `${l.name}-${l.key}`) });
+  }
+  builds.sort((a, b) => b.mtime - a.mtime);
+  for (const b of builds.slice(keep)) await rm(b.dir, { recursive: true, force: true });
+  const used = new Set(builds.slice(0, keep).flatMap((b) => b.layers));
+  for (const f of await readdir(join(cache, 'layers'))) {
+    const m = /^(base|runtime)-([0-9a-f]{20})\.cpio\.(zstd|xz)$/.exec(f);
+    if (m && !used.has(`${m[1]}-${m[2]}`)) {
+      await rm(join(cache, 'layers', f), { force: true });
+      if (m[1] === 'runtime') {
+        await rm(join(cache, 'layers', `runtime-${m[2]}.json`), { force: true });
+        await rm(join(cache, 'layers', `vmlinuz-${m[2]}`), { force: true });
+      }
+    }
+  }
+}
+
 export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskResult> {
   const started = Date.now();
   const log = opts.log ?? silentLogger();
@@ -125,7 +167,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
     const { withLock } = await import('./lock.ts');
     await withLock(join(cache, `${key}.lock`), async () => {
       if (await exists(manifestPath)) return;
-      const scratch = await mkdtemp(join(cache, '.build-'));
+      const scratch = await mkdtemp(join(cache, `.build-${process.pid}-`));
       try {
         const ctx = { scratch, compression, log, signal };
         const base = join(cache, 'layers', `base-${baseKey}.cpio.${compression.kind}`);
@@ -140,11 +182,12 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
         const runtimeMeta = join(cache, 'layers', `runtime-${runtimeKey}.json`);
         const [baseSize, runtimeSize] = await Promise.all([
           cachedLayer(base, () => withLock(`${base}.lock`, async () => (await exists(base)) || buildBaseLayer({ ...ctx, scratch: join(scratch, 'b') }, sourcesFile, base), { signal })),
-          cachedLayer(runtime, async () => {
+          cachedLayer(runtime, () => withLock(`${runtime}.lock`, async () => {
+            if (await exists(runtime)) return;
             const r = await buildRuntimeLayer({ ...ctx, scratch: join(scratch, 'r') }, { kernelDeb: kernelPkg.deb, release, nodeBinary }, runtime, kernelFile);
             await writeFile(runtimeMeta, JSON.stringify({ modules: r.modules, missing: r.missing }));
             step(`runtime layer done: ${r.modules} kernel modules`);
-          }),
+          }, { signal })),
         ]);
         step('base and runtime layers ready');
         const modules = (JSON.parse(await readFile(runtimeMeta, 'utf8').catch(() => '{}')) as { modules?: number }).modules ?? 0;
@@ -177,6 +220,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
     }, { signal, onWait: () => step('another build of the same ramdisk is running; waiting for it') });
   }
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as RamdiskManifest;
+  if (!cached) await pruneCache(cache, KEEP_BUILDS).catch((e: unknown) => log.warn({ err: String(e) }, 'ramdisk: cache pruning failed'));
   const result: RamdiskResult = { dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), manifest, cached };
   if (opts.outDir) {
     await mkdir(opts.outDir, { recursive: true });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
 
-function alive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -26,7 +26,7 @@ export async function withLock<T>(lockDir: string, fn: () => Promise<T>, opts: {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
-      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
@@ -41,4 +41,10 @@ export async function withLock<T>(lockDir: string, fn: () => Promise<T>, opts: {
   } finally {
     await rm(lockDir, { recursive: true, force: true });
   }
+}
+
+/** Whether a lock directory is held by a live process (a lock left by a killed build is not). */
+export async function lockHeld(lockDir: string): Promise<boolean> {
+  const pid = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
+  return !(Number.isInteger(pid) && pid > 0 && !pidAlive(pid));
 }

@@ -88,7 +88,7 @@ if (mode === 'bios') args.push('-boot', 'n', '-fw_cfg', `name=etc/sercon-port,fi
 else args.push('-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd', '-drive', `if=pflash,format=raw,file=${join(W, 'vars.fd')}`);
 const t0 = Date.now();
 const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'inherit', 'inherit'] });
-const done = /LPMOS-CMDLINE: .*\n|LPMOS-DISK-BOOTED|starting Boot\d+ "UEFI Non-Block Boot Device"/;
+const done = /LPMOS-CMDLINE: .*\n|LPMOS-DISK-BOOT|starting Boot\d+ "UEFI Non-Block Boot Device"/;
 const poll = setInterval(() => {
   let text = '';
   try {
@@ -113,6 +113,6 @@ for (const line of readFileSync(join(W, 'http.log'), 'utf8').split('\n').filter(
   const l = JSON.parse(line) as Record<string, unknown>;
   if (l.msg === 'http request') process.stdout.write(`  ${l.method} ${l.path} ${l.status} ${l.bytes} bytes\n`);
 }
-for (const m of text.match(/LPMOS-CMDLINE: .*|LPMOS-DISK-BOOTED|Booting from SAN device 0x80|EFI stub: .*|BdsDxe: starting .*/g) ?? []) process.stdout.write(`  serial: ${m}\n`);
+for (const m of text.match(/LPMOS-CMDLINE: .*|LPMOS-DISK-BOOT\w*|Booting from SAN device 0x80|EFI stub: .*|BdsDxe: starting .*/g) ?? []) process.stdout.write(`  serial: ${m}\n`);
 rmSync(W, { recursive: true, force: true });
 process.exit(done.test(text) ? 0 : 1);

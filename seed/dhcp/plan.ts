@@ -33,7 +33,10 @@ export type BootDecision = { boot?: BootPlan; reason: string };
 export function planBoot(info: ClientInfo, machine: MachineView | undefined, cfg: Pick<DhcpConfig, 'address' | 'httpBase' | 'loaders'>): BootDecision {
   const next = cfg.address;
   if (info.ipxe) {
-    return { boot: { file: `${cfg.httpBase}/boot.ipxe`, nextServer: next }, reason: 'iPXE: boot script over HTTP' };
+    // iPXE takes an offer with vendor class "PXEClient" as a ProxyDHCP offer: needed in proxy mode.
+    const boot: BootPlan = { file: `${cfg.httpBase}/boot.ipxe`, nextServer: next };
+    if (info.pxe) boot.vendorClass = 'PXEClient';
+    return { boot, reason: 'iPXE: boot script over HTTP' };
   }
   if (machine?.action === 'localboot') return { reason: 'machine is set to localboot' };
   if (!info.pxe && !info.httpBoot) return { reason: 'not a PXE or HTTP boot client' };

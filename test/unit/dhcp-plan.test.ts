@@ -27,7 +27,9 @@ test('boot file per architecture', () => {
   const http = planBoot(classify(withArch(16, 'HTTPClient')), undefined, cfg).boot;
   assert.equal(http?.file, 'http://10.213.0.1:8080/ipxe.efi');
   assert.equal(http?.vendorClass, 'HTTPClient');
-  assert.equal(planBoot(classify(first('ipxe-bios')), undefined, cfg).boot?.file, 'http://10.213.0.1:8080/boot.ipxe');
+  const ipxe = planBoot(classify(first('ipxe-bios')), undefined, cfg).boot;
+  assert.equal(ipxe?.file, 'http://10.213.0.1:8080/boot.ipxe');
+  assert.equal(ipxe?.vendorClass, 'PXEClient', 'iPXE recognises proxy offers by vendor class PXEClient');
   assert.equal(planBoot(classify(first('udhcpc')), undefined, cfg).boot, undefined);
 });
 

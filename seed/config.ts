@@ -17,7 +17,7 @@ export const seedConfigSchema = z.object({
   etcdPassword: z.string().optional(),
   etcdBinary: z.string().default('/usr/bin/etcd'),
   site: nameSchema.default(DEFAULT_SITE),
-  /** TFTP (seed/tftp): served when --tftp-root is given, bound to --tftp-address (the provisioning address). */
+  /** TFTP (seed/tftp): served when --tftp-root is given, bound to --tftp-address (default --address, the provisioning address). */
   tftpRoot: z.string().min(1).optional(),
   tftpAddress: z.ipv4({ message: 'must be an IPv4 address (the provisioning address)' }).optional(),
   tftpPort: z.coerce.number().int().min(0).max(65535).default(69),
@@ -30,6 +30,11 @@ export const seedConfigSchema = z.object({
   httpPublicUrl: z.string().optional(),
   swarmBootstrap: z.string().optional(),
   agentEtcd: z.string().optional(),
+  /**
+   * Agents reach the managed etcd through the seed (issue 5): with --address it also listens on
+   * http://<address>:<this port> and agents are given that URL (unless --agent-etcd). 0: loopback only.
+   */
+  etcdAgentPort: z.coerce.number().int().min(0).max(65535).default(2379),
   // DHCP (seed/dhcp/config.ts): --dhcp full|proxy|off, --interface, --address, --dhcp-range, ...
   ...dhcpSeedSettings,
 });

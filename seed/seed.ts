@@ -5,11 +5,11 @@ import { ErrorCode, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { Keys } from '../core/keys.ts';
 import type { Store } from '../core/store/store.ts';
-import { ManagedEtcd } from '../store/managed-etcd.ts';
+import { MANAGED_MAX_TXN_OPS, ManagedEtcd } from '../store/managed-etcd.ts';
 import { openStore, parseEtcdEndpoints, type OpenStoreOptions } from '../store/connect.ts';
 import type { SeedConfig } from './config.ts';
 import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
-import type { TftpServer } from './tftp/server.ts';
+import type { DynamicFiles, TftpServer } from './tftp/server.ts';
 import type { HttpServer } from './http/server.ts';
 import type { DhcpServer } from './dhcp/server.ts';
 
@@ -48,6 +48,12 @@ export class Seed {
     return this.#http;
   }
 
+  /** The managed etcd's client URL on the provisioning address (--address, --etcd-agent-port), for agents. */
+  get #agentEtcdUrl(): string | undefined {
+    const c = this.config;
+    return !c.etcd && c.address && c.etcdAgentPort > 0 ? `http://${c.address}:${c.etcdAgentPort}` : undefined;
+  }
+
   get managedEtcd(): ManagedEtcd | undefined {
     return this.#etcd;
   }
@@ -58,7 +64,7 @@ export class Seed {
       if (c.etcd) {
         this.#endpoints = parseEtcdEndpoints(c.etcd, '--etcd');
       } else {
-        this.#etcd = new ManagedEtcd({ stateDir: c.stateDir, binary: c.etcdBinary, logger: this.#log });
+        this.#etcd = new ManagedEtcd({ stateDir: c.stateDir, binary: c.etcdBinary, logger: this.#log, ...(this.#agentEtcdUrl ? { extraClientUrls: [this.#agentEtcdUrl] } : {}) });
         await this.#etcd.start(signal);
         this.#endpoints = this.#etcd.clientUrls;
       }
@@ -79,7 +85,7 @@ export class Seed {
             ...(c.httpArtifacts ? { artifacts: c.httpArtifacts } : {}),
             ...(c.httpPublicUrl ? { publicUrl: c.httpPublicUrl } : {}),
             ...(c.swarmBootstrap ? { swarmBootstrap: c.swarmBootstrap } : {}),
-            ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : {}),
+            ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : this.#etcd && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
           { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints },
         );
@@ -89,16 +95,15 @@ export class Seed {
         site: c.site,
         prefix: c.prefix,
         startedAt: new Date().toISOString(),
-        etcd: { endpoints: this.#endpoints, managed: this.#etcd !== undefined },
+        etcd: { endpoints: this.#endpoints, managed: this.#etcd !== undefined, ...(this.#etcd ? { maxTxnOps: MANAGED_MAX_TXN_OPS } : {}) },
       });
       if (c.tftpRoot) {
-        if (!c.tftpAddress) throw new LpmosError(ErrorCode.Usage, '--tftp-root needs --tftp-address: the provisioning address to serve on (never every interface by accident)');
+        const address = c.tftpAddress ?? c.address;
+        if (!address) throw new LpmosError(ErrorCode.Usage, '--tftp-root needs --tftp-address (or --address): the provisioning address to serve on, never every interface by accident');
         const { startTftp } = await import('./tftp/server.ts');
-        // Per-machine pxelinux/GRUB menus (seed/tftp/boot-menus.ts) join as `dynamic` once the HTTP
-        // server, whose script settings they share, is composed here.
         this.#tftp = await startTftp(
-          { root: c.tftpRoot, address: c.tftpAddress, port: c.tftpPort, maxTransfers: c.tftpMaxTransfers },
-          { log: this.#log.child({ component: 'tftp' }), ...(signal ? { signal } : {}) },
+          { root: c.tftpRoot, address, port: c.tftpPort, maxTransfers: c.tftpMaxTransfers },
+          { log: this.#log.child({ component: 'tftp' }), ...(signal ? { signal } : {}), ...(this.#http ? { dynamic: await this.#tftpMenus(this.#http, address) } : {}) },
         );
       }
       // DHCP only on the interface the operator names (startDhcp stays off and says so otherwise).
@@ -117,6 +122,28 @@ export class Seed {
       await this.stop();
       throw e;
     }
+  }
+
+  /**
+   * Per-machine pxelinux/GRUB menus over TFTP (seed/tftp/boot-menus.ts), with the same script
+   * settings as the HTTP server's menus: the agent comes from that server, reached on the TFTP address.
+   */
+  async #tftpMenus(http: HttpServer, tftpAddress: string): Promise<DynamicFiles> {
+    const { BootMenus } = await import('./tftp/boot-menus.ts');
+    const { storeBootPort } = await import('./tftp/machine-port.ts');
+    const c = this.config;
+    const h = http.config;
+    return new BootMenus(storeBootPort(this.store, this.keys), () => ({
+      seedUrl: (h.publicUrl ?? `http://${tftpAddress}:${http.port}`).replace(/\/+$/, ''),
+      etcd: h.agentEtcd ?? this.#endpoints,
+      site: c.site,
+      prefix: c.prefix,
+      swarmBootstrap: h.swarmBootstrap,
+      agentKernel: h.agentKernel,
+      agentInitrd: h.agentInitrd,
+      console: h.console,
+      cmdline: h.cmdline,
+    }));
   }
 
   async stop(): Promise<void> {

@@ -10,9 +10,31 @@ import { openStore } from '../store/connect.ts';
 import { collectInventory } from './inventory/collect.ts';
 import { runAgent } from './agent.ts';
 
+/**
+ * The seed's etcd may not answer at once (a seed restarting, a slow link, a machine still busy with its
+ * boot — under emulation the first gRPC round trip alone can take seconds): the agent keeps trying, with
+ * a generous per-call deadline and backoff up to 10 s, until it answers or the agent is stopped.
+ */
+async function openStoreRetrying(endpoints: string[], logger: Logger, signal: AbortSignal): Promise<Awaited<ReturnType<typeof openStore>>> {
+  let delay = 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStore({ endpoints, logger, signal, timeoutMs: 30_000 });
+    } catch (e) {
+      if (signal.aborted || (isLpmosError(e) && e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout)) throw e;
+      logger.warn({ attempt, retryInMs: delay, err: formatError(e) }, 'etcd not reachable yet; retrying');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+}
+
 export async function agentMain(settings: AgentBootSettings, logger: Logger, signal: AbortSignal): Promise<void> {
   logger.info({ seed: settings.seed, etcd: settings.etcd, site: settings.site, machine: settings.machine, bootMac: settings.bootMac }, 'agent starting');
-  const store = await openStore({ endpoints: settings.etcd, logger, signal });
+  const store = await openStoreRetrying(settings.etcd, logger, signal);
   try {
     await runAgent(
       { store, keys: new Keys(settings.prefix, settings.site), logger, collect: (s) => collectInventory({ signal: s }) },

@@ -245,25 +245,39 @@ export class ProgressCollector {
     const { store, keys } = this.#o;
     while (m.batch.length > 0) {
       const chunk = m.batch.slice(0, MAX_ENTRIES_PER_TXN);
-      const ops: Operation[] = [];
+      const puts = new Map<number, LogEntry>();
       let lastLogged = m.lastLogged;
       const logged = [...m.logged];
       for (const entry of chunk) {
         if (!shouldLog(lastLogged, entry)) continue;
-        ops.push({ type: 'put', key: keys.machineLogEntry(id, entry.seq), value: encode(entry) });
+        puts.set(entry.seq, entry);
         logged.push(entry.seq);
         lastLogged = entry;
       }
+      // Beyond the bound the oldest go: stored ones are deleted, new ones are not written at all
+      // (etcd refuses a transaction that puts and deletes one key).
       const evict = logged.length > this.#o.logLimit ? logged.splice(0, logged.length - this.#o.logLimit) : [];
-      for (const seq of evict) ops.push({ type: 'delete', key: keys.machineLogEntry(id, seq) });
+      const ops: Operation[] = [];
+      for (const seq of evict) {
+        if (!puts.delete(seq)) ops.push({ type: 'delete', key: keys.machineLogEntry(id, seq) });
+      }
+      for (const [seq, entry] of puts) ops.push({ type: 'put', key: keys.machineLogEntry(id, seq), value: encode(entry) });
       const last = chunk[chunk.length - 1];
       if (!last) break;
-      ops.push({ type: 'put', key: keys.progressSeq(id), value: encode({ seq: last.seq, peerId: last.peerId, at: new Date(this.#o.now()).toISOString() }) });
-      let r = await store.txn([{ key: keys.progressSeq(id), modRevision: m.ackRevision }], ops);
+      const ackOp = (seq: number): Operation => ({ type: 'put', key: keys.progressSeq(id), value: encode({ seq, peerId: last.peerId, at: new Date(this.#o.now()).toISOString() }) });
+      let r = await store.txn([{ key: keys.progressSeq(id), modRevision: m.ackRevision }], [...ops, ackOp(last.seq)]);
       if (!r.succeeded) {
-        // Someone else wrote the ack (an operator, another seed): take its revision and write ours.
-        m.ackRevision = (await store.get(keys.progressSeq(id)))?.modRevision ?? 0;
-        r = await store.txn([{ key: keys.progressSeq(id), modRevision: m.ackRevision }], ops);
+        // Someone else wrote the ack (another seed collecting the same site): never move it back,
+        // or agents would resend what was already folded in.
+        const kv = await store.get(keys.progressSeq(id));
+        let theirs = 0;
+        try {
+          theirs = kv ? decode(progressAckSchema, kv).seq : 0;
+        } catch {
+          // unreadable: ours replaces it
+        }
+        m.ackRevision = kv?.modRevision ?? 0;
+        r = await store.txn([{ key: keys.progressSeq(id), modRevision: m.ackRevision }], [...ops, ackOp(Math.max(theirs, last.seq))]);
         if (!r.succeeded) throw new Error(`progress of machine "${id}" changed twice while writing`);
       }
       m.ackRevision = r.revision;

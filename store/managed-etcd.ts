@@ -28,6 +28,9 @@ export interface ManagedEtcdOptions {
   fastTimers?: boolean;
 }
 
+/** --max-txn-ops of the managed etcd; the seed records it so the CLI knows how much one apply may hold. */
+export const MANAGED_MAX_TXN_OPS = 4096;
+
 interface Ports {
   client: number;
   peer: number;
@@ -135,6 +138,9 @@ export class ManagedEtcd {
       extraArgs: [
         '--auto-compaction-mode=periodic',
         `--auto-compaction-retention=${this.#opts.compactionRetention ?? '1h'}`,
+        // A rack applied from one file is one transaction (all or nothing); etcd's default of 128
+        // operations would cap that at ~25 machines.
+        `--max-txn-ops=${MANAGED_MAX_TXN_OPS}`,
       ],
     };
   }

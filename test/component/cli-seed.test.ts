@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { execFileSync } from 'node:child_process';
 import { openStore } from '../../store/connect.ts';
+import { Keys } from '../../core/keys.ts';
+import { deleteMachine } from '../../core/registry/machines.ts';
 import { lpmos, SeedProcess } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), `lpmos-cli-${process.pid}-`));
@@ -121,6 +123,20 @@ describe('lpmos seed + CLI against its managed etcd', () => {
           await store.close();
         }
       });
+    }
+  });
+
+  it('a rack of 100 machines applies as one transaction (managed etcd allows more than 128 operations)', async () => {
+    const docs = Array.from({ length: 100 }, (_, i) => `kind: Machine\nname: bulk-${i}\nmacs: ["52:54:00:b0:00:${i.toString(16).padStart(2, '0')}"]\nlabels: {rack: bulk}\n`).join('---\n');
+    const r = await lpmos([...sd, 'apply', '-f', file('rack.yaml', docs)]);
+    assert.equal(r.code, 0, r.stderr);
+    const list = await lpmos([...sd, 'machine', 'list', '-l', 'rack=bulk', '-o', 'json']);
+    assert.equal((JSON.parse(list.stdout) as unknown[]).length, 100);
+    const store = await openStore({ endpoints: (await seed!.ready()).etcd.endpoints });
+    try {
+      for (let i = 0; i < 100; i++) await deleteMachine(store, new Keys(), `bulk-${i}`);
+    } finally {
+      await store.close();
     }
   });
 

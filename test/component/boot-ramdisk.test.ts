@@ -44,7 +44,7 @@ test('the agent ramdisk boots in QEMU: init, udev, DHCP on BOOTIF, agent start, 
     vm.type('echo SHELL-$((6*7)) $(cat /run/lpmos/agent.rc)\n');
     await vm.waitFor(/SHELL-42 3/, 60_000, at);
     vm.type('echo o > /proc/sysrq-trigger\n');
-    const code = await Promise.race([vm.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    const code = await Promise.race([vm.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000).unref())]);
     assert.equal(code, 0, 'the VM powers off from the console shell');
     t.diagnostic(`whole test ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } finally {

@@ -104,6 +104,25 @@ function fail(t: T, result: SessionResult, code: number, message: string): void 
   end(t, result, { code, message });
 }
 
+/** From this block size on, each block is read into its packet slot directly. */
+const BIG_BLOCK = 8192;
+
+function header(buf: Buffer, slot: number, index: number): void {
+  buf.writeUInt16BE(3, slot);
+  buf.writeUInt16BE(wireBlock(index), slot + 2);
+}
+
+/** Reads `len` bytes at `pos` into buf[off…]; a file that shrank under us leaves zeros, never old memory. */
+function fill(fd: number, buf: Buffer, off: number, len: number, pos: number): void {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, off + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  if (got < len) buf.fill(0, off + got, off + len);
+}
+
 /** Chunk c as ready DATA packets (slots of blksize + 4 bytes), read synchronously: this thread does nothing else. */
 function chunk(t: T, c: number): Buffer {
   let buf = t.chunks.get(c);
@@ -113,19 +132,24 @@ function chunk(t: T, c: number): Buffer {
   for (const k of t.chunks.keys()) if (k < first) t.chunks.delete(k);
   const blocks = Math.min(t.chunkBlocks, totalBlocks - c * t.chunkBlocks);
   const start = c * t.chunkBlocks * blksize;
-  const data = Buffer.alloc(Math.max(0, Math.min(blocks * blksize, t.size - start)));
-  let got = 0;
-  while (got < data.length) {
-    const n = readSync(t.fileFd, data, got, data.length - got, start + got);
-    if (n === 0) break; // the file shrank: zeros follow
-    got += n;
-  }
-  buf = Buffer.alloc(blocks * (blksize + 4));
-  for (let j = 0; j < blocks; j++) {
-    const slot = j * (blksize + 4);
-    buf.writeUInt16BE(3, slot);
-    buf.writeUInt16BE(wireBlock(c * t.chunkBlocks + j + 1), slot + 2);
-    data.copy(buf, slot + 4, j * blksize, Math.min((j + 1) * blksize, data.length));
+  buf = Buffer.allocUnsafe(blocks * (blksize + 4));
+  if (blksize >= BIG_BLOCK) {
+    // Big blocks: read each straight into its packet slot (one copy less than read-then-copy).
+    for (let j = 0; j < blocks; j++) {
+      const slot = j * (blksize + 4);
+      header(buf, slot, c * t.chunkBlocks + j + 1);
+      const pos = start + j * blksize;
+      fill(t.fileFd, buf, slot + 4, Math.max(0, Math.min(blksize, t.size - pos)), pos);
+    }
+  } else {
+    // Small blocks: one read for the chunk, then laid out behind the 4-byte headers.
+    const data = Buffer.allocUnsafe(Math.max(0, Math.min(blocks * blksize, t.size - start)));
+    fill(t.fileFd, data, 0, data.length, start);
+    for (let j = 0; j < blocks; j++) {
+      const slot = j * (blksize + 4);
+      header(buf, slot, c * t.chunkBlocks + j + 1);
+      data.copy(buf, slot + 4, j * blksize, Math.min((j + 1) * blksize, data.length));
+    }
   }
   t.chunks.set(c, buf);
   return buf;

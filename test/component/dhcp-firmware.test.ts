@@ -2,9 +2,11 @@
 // UEFI PXE client (NIC ROM disabled) boot at the same time on a bridge in a namespace this test
 // creates. Both must complete DISCOVER/OFFER/REQUEST/ACK, get the right boot file for what they are
 // (iPXE → the HTTP boot script, UEFI PXE → ipxe.efi over TFTP), and be enrolled as discovered.
+// Then proxyDHCP: iPXE beside dnsmasq takes its address from dnsmasq and its boot script URL from
+// our proxy, and fetches it (busybox httpd in the namespace stands in for the seed's HTTP server).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, inNetns, waitFor } from '../helpers/netns.ts';
@@ -88,4 +90,40 @@ test('iPXE (BIOS) and OVMF UEFI PXE complete DORA with the right boot file and a
   assert.equal(uefiAck?.file, 'ipxe.efi');
   assert.equal(uefiAck?.siaddr, '10.213.0.1');
   await Promise.all([bios.stop('SIGKILL'), uefi.stop('SIGKILL')]);
+});
+
+test('iPXE beside dnsmasq takes the address from dnsmasq and its boot script URL from our proxy, and fetches it', { timeout: 240_000 }, async () => {
+  const pns = lab.netns('fwp');
+  lab.exec(pns, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  lab.exec(pns, ['ip', 'addr', 'add', '10.213.0.1/24', 'dev', 'br0']);
+  lab.exec(pns, ['ip', 'addr', 'add', '10.213.0.2/24', 'dev', 'br0']);
+  lab.exec(pns, ['ip', 'link', 'set', 'br0', 'up']);
+  lab.exec(pns, ['ip', 'tuntap', 'add', 'tap0', 'mode', 'tap']);
+  lab.exec(pns, ['ip', 'link', 'set', 'tap0', 'master', 'br0']);
+  lab.exec(pns, ['ip', 'link', 'set', 'tap0', 'up']);
+  lab.spawn(pns, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--interface=br0', '--bind-interfaces',
+    '--dhcp-range=10.213.0.100,10.213.0.150,255.255.255.0,600', '--no-ping', `--dhcp-leasefile=${join(tmp, 'p.leases')}`, `--pid-file=${join(tmp, 'p.pid')}`]);
+  const www = join(tmp, 'www');
+  mkdirSync(www);
+  writeFileSync(join(www, 'boot.ipxe'), '#!ipxe\necho lpmos proxy test\nsleep 120\n');
+  const httpd = lab.spawn(pns, ['busybox', 'httpd', '-f', '-vv', '-p', '10.213.0.2:8080', '-h', www]);
+  const proxy = new DhcpServer(dhcpConfigSchema.parse({ dhcp: 'proxy', interface: 'br0', address: '10.213.0.2', httpPort: 8080 }), {
+    store: new MemoryStore(), keys, logger: silentLogger(),
+    openSocket: (port, address) => wrapFd(inNetns(pns, () => openDeviceFd({ iface: 'br0', port, ...(address ? { address } : {}) }))),
+  });
+  await proxy.start();
+  try {
+    const vm = lab.spawn(pns, ['qemu-system-x86_64', '-accel', 'tcg', '-m', '256', '-display', 'none', '-serial', 'none', '-monitor', 'none', '-boot', 'n',
+      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:f1:00:03']);
+    // iPXE takes our offer as ProxyDHCP (vendor class PXEClient, next-server and file present) and
+    // fetches the script from the address dnsmasq gave it.
+    const line = await waitFor('iPXE fetching boot.ipxe', () => /^(10\.213\.0\.1\d\d):\d+: url:\/boot\.ipxe$/m.exec(httpd.output())?.[1], 180_000, 500)
+      .catch((e: unknown) => assert.fail(`${String(e)}\ncounters ${JSON.stringify(proxy.counters)}\nhttpd: ${httpd.output()}\n${vm.output()}`));
+    assert.match(line, /^10\.213\.0\.1(0\d|1\d|2\d|3\d|4\d|50)$/, 'address from the dnsmasq range');
+    assert.ok(proxy.counters.offers >= 1, 'our proxy answered');
+    assert.equal(proxy.counters.acks + proxy.counters.naks, 0, 'the address REQUEST was left to dnsmasq');
+    await vm.stop('SIGKILL');
+  } finally {
+    await proxy.stop();
+  }
 });

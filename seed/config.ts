@@ -29,6 +29,9 @@ export const seedConfigSchema = z.object({
   httpArtifacts: z.string().optional(),
   httpPublicUrl: z.string().optional(),
   swarmBootstrap: z.string().optional(),
+  /** Package mirror under /mirror/ (seed/mirror/setting.ts): auto (the host's apt sources), off, URL or name=URL,… */
+  mirror: z.string().min(1).default('auto'),
+  mirrorIndexMaxAge: z.coerce.number().int().min(0).default(300),
   agentEtcd: z.string().optional(),
   /**
    * Agents reach the managed etcd through the seed (issue 5): with --address it also listens on

@@ -1,6 +1,7 @@
 // The seed: one process composing its parts (DESIGN §1). So far: the store — a managed private
 // etcd by default, or an existing cluster — and the state-dir file that tells local CLI commands
 // where it is. DHCP, TFTP and HTTP join here as they are built.
+import { join } from 'node:path';
 import { ErrorCode, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { Keys } from '../core/keys.ts';
@@ -78,6 +79,14 @@ export class Seed {
       this.#store = await openStore(opts);
       if (c.httpPort !== undefined || c.httpArtifacts) {
         const { startHttp } = await import('./http/server.ts');
+        const { MirrorCache } = await import('./mirror/cache.ts');
+        const { parseMirrorSetting, readHostSources } = await import('./mirror/setting.ts');
+        const mirror = new MirrorCache({
+          dir: join(c.stateDir, 'mirror'),
+          upstreams: parseMirrorSetting(c.mirror, c.mirror === 'auto' ? await readHostSources() : []),
+          indexMaxAgeSeconds: c.mirrorIndexMaxAge,
+          logger: this.#log.child({ component: 'mirror' }),
+        });
         this.#http = await startHttp(
           {
             port: c.httpPort ?? 8080,
@@ -87,7 +96,7 @@ export class Seed {
             ...(c.swarmBootstrap ? { swarmBootstrap: c.swarmBootstrap } : {}),
             ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : this.#etcd && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
-          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints },
+          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror },
         );
       }
       await writeSeedInfo(c.stateDir, {

@@ -87,6 +87,8 @@ export function registerSeedCommand(program: Command): void {
     .option('--http-address <ip>', 'address the HTTP server binds to (default 0.0.0.0)')
     .option('--http-artifacts <dirs>', 'comma-separated directories with a manifest.json (lpmos boot assets / boot ramdisk output)')
     .option('--http-public-url <url>', 'the seed as machines reach it, e.g. http://10.0.0.1:8080 (default: the address they connected to)')
+    .option('--mirror <upstreams>', 'package mirror served under /mirror/: auto (the host\'s apt sources, default), off (cache only: air gap), URL or name=URL,…')
+    .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')
     .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line')
     .option('--agent-etcd <urls>', "etcd endpoints given to agents (default: the managed etcd on --address, see --etcd-agent-port)")
     .option('--etcd-agent-port <port>', 'with --address, the managed etcd also listens on http://ADDRESS:PORT for agents (default 2379; 0: loopback only)')

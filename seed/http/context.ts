@@ -7,11 +7,14 @@ import type { Store } from '../../core/store/store.ts';
 import type { ArtifactIndex } from './artifacts.ts';
 import type { ScriptEnv } from './boot-scripts.ts';
 import type { HttpMetrics } from './metrics.ts';
+import type { MirrorCache } from '../mirror/cache.ts';
 
 export interface HttpApp {
   store: Store;
   keys: Keys;
   artifacts: ArtifactIndex;
+  /** The apt mirror under /mirror/, when the seed runs one. */
+  mirror?: MirrorCache;
   metrics: HttpMetrics;
   log: Logger;
   /** Artifact names of the agent kernel and ramdisk. */

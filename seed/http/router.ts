@@ -7,6 +7,7 @@ import { grub, matchGrub } from './routes/grub.ts';
 import { healthz } from './routes/healthz.ts';
 import { ipxe } from './routes/ipxe.ts';
 import { metrics } from './routes/metrics.ts';
+import { mirror } from './routes/mirror.ts';
 import { matchPxelinux, pxelinux } from './routes/pxelinux.ts';
 
 export interface Route {
@@ -25,6 +26,7 @@ export function route(path: string): Route | undefined {
   const exact = EXACT[path];
   if (exact) return exact;
   if (path.startsWith('/artifacts/') && path.length > '/artifacts/'.length) return { name: 'artifacts', handler: artifacts };
+  if (path.startsWith('/mirror/')) return { name: 'mirror', handler: mirror };
   if (matchGrub(path)) return { name: 'boot_grub', handler: grub };
   if (matchPxelinux(path)) return { name: 'boot_pxelinux', handler: pxelinux };
   return undefined;

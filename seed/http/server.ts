@@ -16,6 +16,7 @@ import { httpConfigSchema, httpFlag, type HttpConfig, type HttpConfigInput } fro
 import { HttpError, sendBody, type HttpApp, type HttpContext } from './context.ts';
 import { HttpMetrics } from './metrics.ts';
 import { route } from './router.ts';
+import type { MirrorCache } from '../mirror/cache.ts';
 
 export interface HttpDeps {
   logger: Logger;
@@ -26,6 +27,8 @@ export interface HttpDeps {
   prefix: string;
   /** The seed's etcd endpoints, given to agents unless the config names others (agentEtcd). */
   etcdEndpoints: readonly string[];
+  /** The package mirror served under /mirror/. */
+  mirror?: MirrorCache;
 }
 
 const BASE = 'http://seed.invalid';
@@ -49,6 +52,7 @@ export class HttpServer {
       store: deps.store,
       keys: deps.keys,
       artifacts: this.artifacts,
+      ...(deps.mirror ? { mirror: deps.mirror } : {}),
       metrics: this.metrics,
       log: deps.logger,
       agent: { kernel: config.agentKernel, initrd: config.agentInitrd },

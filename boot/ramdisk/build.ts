@@ -84,6 +84,27 @@ async function concat(parts: readonly string[], out: string): Promise<void> {
   await rename(tmp, out);
 }
 
+/**
+ * The kernel package (linux-image-amd64 → the versioned one) and its cached .deb. `apt-cache` costs ≈ 1.5 s
+ * (more on a busy machine), so the answer is remembered until the apt lists change (names, sizes, mtimes).
+ */
+async function resolveKernel(cache: string, debs: string, signal?: AbortSignal): Promise<{ name: string; version: string; deb: string }> {
+  const lists = '/var/lib/apt/lists';
+  const names = (await readdir(lists).catch(() => [] as string[])).filter((n) => !n.startsWith('lock') && n !== 'partial').sort();
+  const stamp = hashKey(await Promise.all(names.map(async (n) => {
+    const st = await stat(join(lists, n)).catch(() => undefined);
+    return [n, st?.size, st?.mtimeMs];
+  })));
+  const memo = join(cache, 'kernel-package.json');
+  const known = await readFile(memo, 'utf8').then((t) => JSON.parse(t) as { stamp: string; name: string; version: string; deb: string }, () => undefined);
+  if (known && known.stamp === stamp && (await exists(known.deb))) return known;
+  const pkg = await obtainPackage({ name: 'linux-image-amd64', viaDependsPrefix: 'linux-image-' }, debs, signal);
+  const tmp = `${memo}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify({ stamp, name: pkg.name, version: pkg.version, deb: pkg.deb }));
+  await rename(tmp, memo);
+  return pkg;
+}
+
 /** Finished ramdisks kept in the cache (the e2e agent's and the probe's are both in use at once): the newest ones. */
 const KEEP_BUILDS = 6;
 
@@ -146,7 +167,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
   const sources = debianSources(...(await hostSourcesText()));
   if (sources.trim() === '') throw new LpmosError(ErrorCode.Unavailable, 'the host has no Debian archive in its apt sources (/etc/apt/sources.list*)');
   step('resolving the kernel package');
-  const kernelPkg = await obtainPackage({ name: 'linux-image-amd64', viaDependsPrefix: 'linux-image-' }, opts.cacheDir ? join(opts.cacheDir, 'debs') : debCacheDir(), signal);
+  const kernelPkg = await resolveKernel(cache, opts.cacheDir ? join(opts.cacheDir, 'debs') : debCacheDir(), signal);
   const release = kernelPkg.name.replace(/^linux-image-/, '');
   const nodeSha = await sha256File(nodeBinary);
   const nodeVersion = (await run(nodeBinary, ['--version'], { signal })).stdout.trim();

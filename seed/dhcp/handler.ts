@@ -94,7 +94,7 @@ export class DhcpHandler {
           ...(info.requestedIp ? { requested: info.requestedIp } : {}), ...(reserved ? { reserved } : {}), excluded: this.#excluded, reservedForOthers: others,
         });
         if (!p.ip) {
-          this.#d.logger.warn({ mac: info.mac, subnet: `${subnet.network}/${subnet.prefix}`, why: p.why }, 'dhcp: no address to offer (pool full: live leases are never evicted)');
+          this.#warnPoolFull(subnet, info.mac, p.why);
           return { kind: 'drop', reason: p.why, info };
         }
         return { reply: planReply(req, { type: MsgType.Offer, yiaddr: p.ip, serverId: server, subnet, ...(boot ? { boot } : {}) }), kind: 'offer', info };
@@ -141,6 +141,18 @@ export class DhcpHandler {
     }, signal);
     if (!g.ok) return nak(`${ip} is in use`);
     return { reply: planReply(req, { type: MsgType.Ack, yiaddr: ip, serverId: server, subnet, ...(boot ? { boot } : {}) }), kind: 'ack', info };
+  }
+
+  /** Last pool-full warning per subnet, and how many were not logged since: a storm logs once per 10 s. */
+  readonly #poolFull = new Map<number, { at: number; suppressed: number }>();
+
+  #warnPoolFull(subnet: Subnet, mac: string, why: string): void {
+    const now = Date.now();
+    const last = this.#poolFull.get(subnet.start);
+    if (last && now - last.at < 10_000) { last.suppressed++; return; }
+    this.#d.logger.warn({ mac, subnet: `${subnet.network}/${subnet.prefix}`, why, suppressed: last?.suppressed ?? 0 },
+      'dhcp: no address to offer (pool full: live leases are never evicted)');
+    this.#poolFull.set(subnet.start, { at: now, suppressed: 0 });
   }
 
   #reservedForOthers(mac: string): (ip: number) => boolean {

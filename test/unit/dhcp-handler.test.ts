@@ -137,3 +137,25 @@ test('startDhcp: off stays off; without --interface it stays off and says so; ba
   assert.match(logged, /no --interface was given/);
   assert.throws(() => parseDhcpFlags({ ...flags, dhcpRange: ['10.213.0.1-10.213.1.9'] }), (e: unknown) => isLpmosError(e, 'E_USAGE') && e.details.some((d) => d.path === '--dhcp-range'));
 });
+
+test('full pool: no answer, one warning per 10 s naming the subnet', async () => {
+  let logged = '';
+  const store = new MemoryStore();
+  const logger = createLogger({ format: 'json', destination: new Writable({ write(c, _e, cb) { logged += String(c); cb(); } }) });
+  const cfg = dhcpConfigSchema.parse({ ...flags, dhcpRange: ['10.213.0.100-10.213.0.100'] });
+  const machines = new StoreMachines(store, keys, silentLogger());
+  await machines.start();
+  try {
+    const h = new DhcpHandler(cfg, { leases: new LeaseRepository(store, keys, silentLogger()), machines, logger });
+    assert.equal((await h.handle(udhcpc[0]!, 67)).kind, 'offer');
+    for (let i = 2; i < 6; i++) {
+      const other = variant(udhcpc[0]!, { chaddr: Uint8Array.from([2, 0, 0, 0, 0, i, ...new Array(10).fill(0)]) }, [], [Opt.ClientId]);
+      const out = await h.handle(other, 67);
+      assert.equal(out.kind, 'drop');
+      assert.equal(out.reply, undefined);
+    }
+    const lines = logged.trim().split('\n').filter((l) => l.includes('pool full'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /"subnet":"10\.213\.0\.0\/24"/);
+  } finally { machines.stop(); }
+});

@@ -68,9 +68,21 @@ function loopDisk(file: string, size: number): Disk {
   return { name: dev.slice(5), path: dev, sizeBytes: size, model: null, vendor: null, serial: null, wwn: null, rotational: false, removable: false, transport: null, byPath: null, hctl: null, logicalSectorBytes: 512, physicalSectorBytes: 512 };
 }
 
+/** Unmounts everything under `dir`, children first; lazily only what stays busy (a lazy unmount keeps the filesystem in use). */
 function unmountAll(dir: string): void {
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((d) => d === dir || d.startsWith(`${dir}/`));
-  for (const m of mounts.reverse()) trySh('umount', ['--lazy', m]);
+  for (const m of mounts.reverse()) {
+    let ok = false;
+    for (let i = 0; i < 10 && !ok; i++) {
+      try {
+        sh('umount', [m]);
+        ok = true;
+      } catch {
+        execFileSync('sleep', ['0.3']);
+      }
+    }
+    if (!ok) trySh('umount', ['--lazy', m]);
+  }
 }
 
 /** Pids whose command line mentions `text` (the killed debootstrap names its target). */
@@ -244,7 +256,11 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     // Yesterday's install on the disk: wipe: true lets the plan erase it.
     sh('sgdisk', ['--new=1:1M:+300M', d.path]);
     const s = spec();
-    const real = planInstall(biosProfile(true), new Map([['d0', d]]), s);
+    const postInstall = [
+      { name: 'in-chroot', script: 'echo "installed by $LPMOS_MACHINE" > /etc/motd' },
+      { name: 'on-agent', script: 'touch "$TARGET/root/agent-was-here"', chroot: false },
+    ];
+    const real = planInstall(biosProfile(true, { postInstall }), new Map([['d0', d]]), s);
     const cached = await debootstrapOnce(biosProfile(true), store);
     const plan = withCachedOs(real, cached.file);
     const timing: Record<string, number> = {};
@@ -310,6 +326,8 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
       assert.equal(readlinkSync(join(inspect, 'etc/systemd/system/multi-user.target.wants/lpmos-firstboot.service')), '/etc/systemd/system/lpmos-firstboot.service', 'first-boot unit enabled');
       assert.match(readFileSync(join(inspect, 'usr/local/sbin/lpmos-firstboot'), 'utf8'), /path='\/api\/v1\/firstboot\?machine=loop-01'/);
       assert.ok(!existsSync(join(inspect, 'usr/sbin/policy-rc.d')), 'the install-time policy-rc.d is gone');
+      assert.equal(readFileSync(join(inspect, 'etc/motd'), 'utf8'), 'installed by loop-01\n', 'post-install script ran in the chroot');
+      assert.ok(existsSync(join(inspect, 'root/agent-was-here')), 'post-install script ran on the agent with $TARGET');
     } finally {
       sh('umount', [inspect]);
     }

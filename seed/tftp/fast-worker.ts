@@ -68,6 +68,8 @@ interface T {
   deadlineAt: number;
   chunkBlocks: number;
   chunks: Map<number, Buffer>;
+  /** Evicted chunk buffers kept for reuse. */
+  spare: Buffer[];
   /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
   queue: { next: number; to: number } | null;
   retransmits: number;
@@ -95,6 +97,7 @@ function end(t: T, result: SessionResult, error?: { code: number; message: strin
   transfers.delete(t.id);
   listDirty = true;
   t.chunks.clear();
+  t.spare = [];
   post({ type: 'end', id: t.id, result, acked: t.s.acked, retransmits: t.retransmits, dropped: t.dropped, ...(error ? { error } : {}) });
 }
 
@@ -129,10 +132,16 @@ function chunk(t: T, c: number): Buffer {
   if (buf) return buf;
   const { blksize, totalBlocks } = t.s;
   const first = Math.floor(t.s.acked / t.chunkBlocks); // nothing before the window start is ever resent
-  for (const k of t.chunks.keys()) if (k < first) t.chunks.delete(k);
+  for (const [k, old] of t.chunks) {
+    if (k >= first) continue;
+    t.chunks.delete(k);
+    if (t.spare.length < 2) t.spare.push(old); // reused: a fresh big buffer costs page faults
+  }
   const blocks = Math.min(t.chunkBlocks, totalBlocks - c * t.chunkBlocks);
   const start = c * t.chunkBlocks * blksize;
-  buf = Buffer.allocUnsafe(blocks * (blksize + 4));
+  const bytes = blocks * (blksize + 4);
+  const spare = t.spare.findIndex((b) => b.length === bytes);
+  buf = spare >= 0 ? t.spare.splice(spare, 1)[0]! : Buffer.allocUnsafe(bytes);
   if (blksize >= BIG_BLOCK) {
     // Big blocks: read each straight into its packet slot (one copy less than read-then-copy).
     for (let j = 0; j < blocks; j++) {
@@ -300,6 +309,7 @@ function start(m: FastStart): void {
     deadlineAt: now + m.deadlineMs,
     chunkBlocks: Math.max(m.windowsize, Math.ceil(CHUNK_BYTES / m.blksize)),
     chunks: new Map(),
+    spare: [],
     queue: null,
     retransmits: 0,
     dropped: 0,

@@ -8,6 +8,7 @@ import type { LeaseRepository } from './leases.ts';
 import { MsgType, hex, ipToInt, msgTypeName, Opt } from './options.ts';
 import { admit, planBoot, planReply, type BootPlan, type MachineView } from './plan.ts';
 import type { MachinePort } from './ports.ts';
+import { RateLimiter } from './ratelimit.ts';
 
 export type Outcome =
   | { reply: DhcpMessage; kind: 'offer' | 'ack' | 'nak'; info: ClientInfo }
@@ -23,6 +24,8 @@ export class DhcpHandler {
   readonly #cfg: DhcpConfig;
   readonly #d: HandlerDeps;
   readonly #excluded: Set<number>;
+  /** Enrolments of unknown machines, all clients together: a rack booting at once fits the burst. */
+  readonly #enrolls = new RateLimiter(20, 1000);
 
   constructor(cfg: DhcpConfig, deps: HandlerDeps) {
     this.#cfg = cfg;
@@ -49,7 +52,10 @@ export class DhcpHandler {
     let machine = await this.#d.machines.byMac(info.mac, signal);
     const adm = admit(info, machine, this.#cfg);
     if (!adm.answer) return { kind: 'drop', reason: adm.reason, info };
-    if (adm.enroll && (type === MsgType.Discover || type === MsgType.Request)) {
+    if (adm.enroll && (type === MsgType.Discover || type === MsgType.Request) && !this.#enrolls.allow('all', Date.now())) {
+      // A flood of made-up MACs must not fill the store with machines: answer, but enrol later.
+      this.#d.logger.debug({ mac: info.mac }, 'dhcp: enrolment rate exceeded; not recorded this time');
+    } else if (adm.enroll && (type === MsgType.Discover || type === MsgType.Request)) {
       try {
         machine = await this.#d.machines.enroll({ mac: info.mac, ...(info.uuid ? { uuid: info.uuid } : {}), ...(info.archCode !== undefined ? { archCode: info.archCode } : {}), ...(info.hostname ? { hostname: info.hostname } : {}) }, signal);
       } catch (e) {

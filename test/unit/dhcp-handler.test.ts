@@ -159,3 +159,18 @@ test('full pool: no answer, one warning per 10 s naming the subnet', async () =>
     assert.match(lines[0]!, /"subnet":"10\.213\.0\.0\/24"/);
   } finally { machines.stop(); }
 });
+
+test('enrolment is rate-limited as a whole: a flood of made-up PXE MACs does not fill the store', async () => {
+  const { h, store, stop } = await setup();
+  try {
+    const t0 = Date.now();
+    for (let i = 0; i < 1200; i++) {
+      const m = variant(ovmf[0]!, { chaddr: Uint8Array.from([2, 7, 0, 0, i >> 8, i & 255, ...new Array(10).fill(0)]) });
+      await h.handle(m, 67);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const enrolled = (await store.list(keys.macs())).kvs.length;
+    assert.ok(enrolled >= 1000, `the burst is allowed (${enrolled})`);
+    assert.ok(enrolled <= 1000 + Math.ceil(20 * seconds) + 1, `${enrolled} enrolled in ${seconds} s`);
+  } finally { stop(); }
+});

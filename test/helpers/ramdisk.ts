@@ -91,6 +91,7 @@ export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
     for (const w of waiters) w();
   });
   child.stderr.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+  child.on('error', (e) => { err += `\n${e.message} (is qemu-system-x86 installed? scripts/apt-packages.txt)`; });
   child.stdin.on('error', () => { /* the VM may be gone */ });
   const exited = new Promise<number | null>((res) => child.on('close', (code) => {
     for (const w of waiters) w();

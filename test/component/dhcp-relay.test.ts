@@ -89,7 +89,7 @@ test('relayed DISCOVER/REQUEST: unicast to giaddr:67, address from the relay sub
   const machine = await waitFor('location in etcd', async () => {
     const m = machineSchema.parse(JSON.parse((await store.get(keys.machine(id)))!.value));
     return m.location ? m : undefined;
-  }, 5000);
+  }, 15_000);
   assert.equal(machine.location?.relay, '10.213.4.1');
   assert.equal(machine.location?.circuitId, 'Eth1/0/7');
   assert.equal(machine.location?.remoteId, 'rack12-sw1');

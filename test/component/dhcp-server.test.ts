@@ -152,7 +152,7 @@ test('ISC dhclient gets a lease with router, DNS, next-server and boot file (PXE
   const rel = await lab.run(cliNs, ['dhclient', ...args, '-r', 'c1'], 20_000);
   assert.equal(rel.code, 0, rel.stderr);
   await dh.stop();
-  await waitFor('release counted', () => (server!.counters.releases > releases ? true : undefined), 5000);
+  await waitFor('release counted', () => (server!.counters.releases > releases ? true : undefined), 15_000);
   const lease = await storedLease('02:13:00:00:00:02');
   assert.equal(lease?.state, 'released');
   assert.ok(Date.parse(lease!.expiresAt) <= Date.now());

@@ -18,6 +18,7 @@ import { decode, getOption, type DhcpMessage } from '../../seed/dhcp/codec.ts';
 import { MsgType, Opt, ipBytes, readText } from '../../seed/dhcp/options.ts';
 import { variant } from '../fixtures/dhcp/client.ts';
 import { loadCapture } from '../fixtures/dhcp/pcap.ts';
+import { waitFor } from '../helpers/netns.ts';
 
 const keys = new Keys('/lpmos/', 'h');
 const flags = { dhcp: 'full' as const, interface: 'p0', address: '10.213.0.1', dhcpRange: ['10.213.0.100-10.213.0.110'], dhcpRouter: '10.213.0.254' };
@@ -40,11 +41,11 @@ const request = (base: DhcpMessage, ip: string, server = '10.213.0.1'): DhcpMess
   variant(base, {}, [{ code: Opt.RequestedIp, data: ipBytes(ip) }, { code: Opt.ServerId, data: ipBytes(server) }]);
 
 test('known-only: unknown PXE client ignored, known one answered', async () => {
-  const { h, store, stop } = await setup({ dhcpKnownOnly: true });
+  const { h, store, machines, stop } = await setup({ dhcpKnownOnly: true });
   try {
     assert.equal((await h.handle(ovmf[0]!, 67)).kind, 'drop');
     await addMachine(store, keys, { name: 'web-01', macs: ['52:54:00:cc:00:01'] });
-    await new Promise((r) => setTimeout(r, 20)); // the watch delivers the new machine
+    await waitFor('machine in the index', () => machines.byMac('52:54:00:cc:00:01')); // delivered by the watch
     const out = await h.handle(ovmf[0]!, 67);
     assert.equal(out.kind, 'offer');
     assert.equal(out.reply?.file, 'ipxe.efi');
@@ -63,13 +64,13 @@ test('enroll-unknown: a PXE client becomes a discovered machine; a plain client 
 });
 
 test('reservation wins; localboot gets an address but no boot file, iPXE still gets its script', async () => {
-  const { h, store, stop } = await setup();
+  const { h, store, machines, stop } = await setup();
   try {
     await addMachine(store, keys, { name: 'db-01', macs: ['52:54:00:cc:00:01'], ipv4: '10.213.0.50' });
     await addMachine(store, keys, { name: 'db-02', macs: ['52:54:00:bb:00:01'] });
     await assignMachine(store, keys, 'db-01', { action: 'localboot' });
     await assignMachine(store, keys, 'db-02', { action: 'localboot' });
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor('specs in the index', async () => ((await machines.byMac('52:54:00:bb:00:01'))?.action === 'localboot' && (await machines.byMac('52:54:00:cc:00:01'))?.action ? true : undefined));
     const offer = await h.handle(ovmf[0]!, 67);
     assert.equal(offer.reply?.yiaddr, '10.213.0.50');
     assert.equal(offer.reply?.file, '');

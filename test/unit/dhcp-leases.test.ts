@@ -6,6 +6,7 @@ import { silentLogger } from '../../core/log.ts';
 import { LeaseRepository } from '../../seed/dhcp/leases.ts';
 import { parseRange } from '../../seed/dhcp/config.ts';
 import { leaseSchema, addressClaimSchema } from '../../core/model/lease.ts';
+import { waitFor } from '../helpers/netns.ts';
 
 const keys = new Keys('/lpmos/', 'test');
 const subnet = (r = '10.213.0.10-10.213.0.13') => parseRange(r, { dns: [], leaseTime: 60 });
@@ -146,7 +147,7 @@ test('a following repository sees another seed\'s grants and offers around them'
   try {
     const s = subnet('10.213.0.10-10.213.0.11');
     assert.equal(await dora(a, mac(1), s), '10.213.0.10');
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor('b follows a', () => b.leaseOf(mac(1)));
     assert.equal(b.leaseOf(mac(1))?.ip, '10.213.0.10');
     assert.equal(b.offer(mac(2), s, 1000).ip, '10.213.0.11', 'b does not offer what a gave away');
   } finally {

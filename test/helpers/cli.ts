@@ -19,7 +19,7 @@ export function lpmos(args: string[], opts: { env?: Record<string, string>; inpu
       cwd: ROOT,
       env: { ...process.env, LPMOS_LOG_FORMAT: 'json', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 30_000,
+      timeout: opts.timeoutMs ?? 120_000,
     });
     let stdout = '';
     let stderr = '';

@@ -14,7 +14,7 @@ import { cachedNodeBinary, debCacheDir, lpmosCacheDir } from '../cache.ts';
 import { run } from '../exec.ts';
 import { DEFAULT_COMPRESSION, type Compression } from './archive.ts';
 import { bundleAgent } from './bundle.ts';
-import { buildAgentLayer, buildBaseLayer, buildRuntimeLayer, initFiles, LPMOS_WRAPPER } from './layers.ts';
+import { buildAgentLayer, buildBaseLayer, buildRuntimeLayer, initFiles, LPMOS_WRAPPER, POWER_COMMANDS } from './layers.ts';
 import { RAMDISK_PACKAGES, baseRecipe, debianSources, moduleRecipe } from './spec.ts';
 import { hostSourcesText } from './sources.ts';
 
@@ -176,6 +176,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
   const baseKey = hashKey({ base: baseRecipe(), sources, comp });
   const runtimeKey = hashKey({ kernel: [kernelPkg.name, kernelPkg.version], modules: moduleRecipe(), nodeSha, comp, recipe: 1 });
   const agentSha = createHash('sha256').update(bundle.code).update(init).update(udhcpc).update(LPMOS_WRAPPER);
+  for (const [k, v] of POWER_COMMANDS) agentSha.update(k).update(v);
   for (const [k, v] of [...bundle.files].sort(([a], [b]) => (a < b ? -1 : 1))) agentSha.update(k).update(v);
   const agentKey = hashKey({ agent: agentSha.digest('hex'), comp });
   const key = hashKey({ baseKey, runtimeKey, agentKey });

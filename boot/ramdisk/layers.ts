@@ -118,6 +118,14 @@ export async function initFiles(): Promise<{ init: Buffer; udhcpc: Buffer }> {
 /** `lpmos` on PATH runs the bundled agent with the ramdisk's node. */
 export const LPMOS_WRAPPER = '#!/bin/sh\nexec /usr/lib/lpmos/bin/node /usr/lib/lpmos/lib/agent.mjs "$@"\n';
 
+/**
+ * reboot/poweroff/halt: the ramdisk has no init system (PID 1 is a shell script that ignores the signals
+ * busybox would send it), so these sync and call reboot(2) directly (`busybox … -f`).
+ */
+export const POWER_COMMANDS: ReadonlyMap<string, string> = new Map(
+  ['reboot', 'poweroff', 'halt'].map((c) => [`usr/local/sbin/${c}`, `#!/bin/sh\nsync\nexec busybox ${c} -f\n`]),
+);
+
 export async function buildAgentLayer(ctx: LayerContext, bundle: AgentBundle, outFile: string): Promise<number> {
   const tree = join(ctx.scratch, 'agent');
   const { init, udhcpc } = await initFiles();
@@ -131,6 +139,7 @@ export async function buildAgentLayer(ctx: LayerContext, bundle: AgentBundle, ou
   await put('usr/lib/lpmos/lib/agent.mjs', bundle.code, 0o644);
   for (const [rel, data] of bundle.files) await put(join('usr/lib/lpmos', rel), data, 0o644);
   await put('usr/local/bin/lpmos', LPMOS_WRAPPER, 0o755);
+  for (const [rel, text] of POWER_COMMANDS) await put(rel, text, 0o755);
   const size = await packTree(tree, outFile, ctx.compression, ctx.signal);
   await rm(tree, { recursive: true, force: true });
   return size;

@@ -1,8 +1,12 @@
 // The agent side of progress (issue 6): numbers events per machine, publishes them on the site's
 // topic, keeps each until the seed acknowledges it (the seq folded into etcd, see reporter.ts) and
 // publishes again what is still unacknowledged after `resendAfterMs` — so events survive a short
-// partition or a seed restart. Percent ticks of one step are throttled to one per `throttleMs`
-// (the latest wins); state changes go out at once.
+// partition or a seed restart. Resending is windowed and backs off: the oldest `resendWindow`
+// events per round (the seed applies in seq order, so later ones are useless before them), and the
+// interval doubles up to `maxResendMs` while no acknowledgement moves — a long partition must not
+// turn every agent into a signing loop (an Ed25519 signature or verification costs ~1 ms of CPU).
+// Percent ticks of one step are throttled to one per `throttleMs` (the latest wins; 1 s keeps a
+// 1000-machine site under ~1000 verifications/s at the seed); state changes go out at once.
 import type { GossipSub } from '@libp2p/gossipsub';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { clampMessage, encodeEvent, type EventState, type ProgressEvent } from './event.ts';
@@ -23,6 +27,10 @@ export interface PublisherOptions {
   /** First seq to use: one more than the seq the seed last acknowledged. */
   firstSeq?: number;
   resendAfterMs?: number;
+  /** Upper bound of the backed-off resend interval, ms. */
+  maxResendMs?: number;
+  /** Events resent per round. */
+  resendWindow?: number;
   throttleMs?: number;
   /** Unacknowledged events kept; beyond it the oldest are dropped (the seed skips the gap). */
   maxUnacked?: number;
@@ -53,9 +61,12 @@ export class ProgressPublisher {
   #heldTimer: NodeJS.Timeout | undefined;
   #lastTick = { step: '', at: -Infinity };
   #resendTimer: NodeJS.Timeout | undefined;
+  /** Current resend interval: resendAfterMs, doubled per fruitless round up to maxResendMs. */
+  #resendMs: number;
 
   constructor(opts: PublisherOptions) {
-    this.#o = { resendAfterMs: 2000, throttleMs: 250, maxUnacked: 2000, now: Date.now, ...opts, log: opts.logger ?? silentLogger() };
+    this.#o = { resendAfterMs: 2000, maxResendMs: 30_000, resendWindow: 32, throttleMs: 1000, maxUnacked: 2000, now: Date.now, ...opts, log: opts.logger ?? silentLogger() };
+    this.#resendMs = this.#o.resendAfterMs;
     this.#nextSeq = opts.firstSeq ?? 1;
   }
 
@@ -70,7 +81,7 @@ export class ProgressPublisher {
 
   start(): void {
     if (this.#resendTimer) return;
-    this.#resendTimer = setInterval(() => this.#resend(), Math.max(50, this.#o.resendAfterMs / 2));
+    this.#resendTimer = setInterval(() => this.#resend(), Math.max(25, this.#o.resendAfterMs / 4));
     this.#resendTimer.unref();
   }
 
@@ -102,10 +113,13 @@ export class ProgressPublisher {
 
   /** The seed has folded every event up to `seq` into etcd. */
   ack(seq: number): void {
+    let progressed = false;
     for (const s of this.#unacked.keys()) {
       if (s > seq) break;
       this.#unacked.delete(s);
+      progressed = true;
     }
+    if (progressed) this.#resendMs = this.#o.resendAfterMs;
   }
 
   #dropHeld(): void {
@@ -168,13 +182,15 @@ export class ProgressPublisher {
   #resend(): void {
     const now = this.#o.now();
     let n = 0;
+    let resent = false;
     for (const out of this.#unacked.values()) {
-      if (now - out.sentAt < this.#o.resendAfterMs) continue;
-      // Bounded per tick so a long partition does not end in one burst.
-      if (n++ >= 200) break;
+      if (n++ >= this.#o.resendWindow) break;
+      if (now - out.sentAt < this.#resendMs) continue;
       out.sentAt = now;
       this.stats.resent++;
       this.#publish(out);
+      resent = true;
     }
+    if (resent) this.#resendMs = Math.min(this.#o.maxResendMs, this.#resendMs * 2);
   }
 }

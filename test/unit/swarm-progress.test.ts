@@ -171,3 +171,25 @@ test('reporter: numbering resumes after the seed\'s acknowledged seq (a restarte
     await store.close();
   }
 });
+
+test('publisher: resends a window of the oldest events and backs off while nothing is acknowledged', async () => {
+  let now = 0;
+  const r = recorder();
+  const p = new ProgressPublisher({ pubsub: r.pubsub, topic: 't', machine: 'web-01', resendAfterMs: 40, maxResendMs: 160, resendWindow: 2, now: () => now });
+  for (let i = 0; i < 5; i++) p.report({ step: `s${i}`, state: 'done' });
+  await new Promise((res) => setImmediate(res));
+  r.sent.length = 0;
+  p.start();
+  const rounds: string[] = [];
+  const at = async (t: number) => {
+    now = t;
+    await new Promise((res) => setTimeout(res, 60)); // several resend ticks at this instant
+    rounds.push(`${t}:${r.sent.splice(0).map((e) => e.seq).join(',')}`);
+  };
+  for (const t of [40, 80, 120, 160, 200, 240, 280, 320, 400]) await at(t);
+  // The ack moves: back to the base interval, and the window slides.
+  p.ack(1);
+  await at(440);
+  p.stop();
+  assert.deepEqual(rounds, ['40:1,2', '80:', '120:1,2', '160:', '200:', '240:', '280:1,2', '320:', '400:', '440:2,3']);
+});

@@ -13,6 +13,9 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 const modern = major > 22 || (major === 22 && minor >= 18);
 
 if (modern) {
+  // Cache compiled (and type-stripped) modules between runs: a third of a short command's CPU time.
+  const { enableCompileCache } = await import('node:module');
+  enableCompileCache?.(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lpmos', 'compile-cache'));
   const { main } = await import(pathToFileURL(entry).href);
   process.exitCode = await main(process.argv.slice(2));
 } else {

@@ -37,15 +37,24 @@ export function seedArgs(i: SeedArgsInput): string[] {
     '--dhcp', 'full',
     '--dhcp-range', `${i.rangeStart}-${i.rangeEnd}/${i.prefix}`,
     '--tftp-root', i.tftpRoot,
+    '--tftp-address', i.address,
     '--http-address', i.address,
     '--http-port', String(i.httpPort),
     '--http-artifacts', i.artifacts.join(','),
   ];
 }
 
-/** Keys in `etcdctl watch` simple output: lines that start with the watched prefix. */
-export function watchedKeys(lines: readonly string[], prefix: string): string[] {
-  return lines.filter((l) => l.startsWith(prefix));
+/**
+ * Keys put, from `etcdctl watch` simple output (`PUT`, key, value per event; `DELETE`, key). `state`
+ * carries whether the previous line was `PUT` across chunks of output.
+ */
+export function watchedKeys(lines: readonly string[], prefix: string, state: { afterPut: boolean } = { afterPut: false }): string[] {
+  const keys: string[] = [];
+  for (const l of lines) {
+    if (state.afterPut && l.startsWith(prefix)) keys.push(l);
+    state.afterPut = l === 'PUT';
+  }
+  return keys;
 }
 
 export interface ProvisioningLabOptions {
@@ -174,11 +183,12 @@ export class ProvisioningLab {
     });
     this.#watch = proc;
     let partial = '';
+    const state = { afterPut: false };
     proc.child.stdout?.on('data', (d: Buffer) => {
       const at = Date.now();
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
-      for (const key of watchedKeys(lines, prefix)) this.inventoryEvents.push({ id: key.slice(prefix.length), at });
+      for (const key of watchedKeys(lines, prefix, state)) this.inventoryEvents.push({ id: key.slice(prefix.length), at });
     });
     // etcdctl prints nothing until the first event: give it a moment, and fail if it died.
     await sleep(500, undefined, signal ? { signal } : {});

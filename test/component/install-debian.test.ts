@@ -265,14 +265,20 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     const plan = withCachedOs(real, cached.file);
     const timing: Record<string, number> = {};
 
-    // Run 1: stopped while the os step unpacks the root.
+    // Run 1: stopped while the os step unpacks the root (as soon as the first files are there).
     const ac = new AbortController();
     const first: ProgressEvent[] = [];
+    let poll: NodeJS.Timeout | undefined;
     let t0 = Date.now();
     await assert.rejects(install({ store, keys, plan, spec: s, signal: ac.signal, onProgress: (e) => {
       first.push(e);
-      if (e.step === 'os' && e.state === 'start') setTimeout(() => ac.abort(new Error('agent killed')), 1500);
+      if (e.step === 'os' && e.state === 'start') {
+        poll = setInterval(() => {
+          if (existsSync(join(target, 'usr'))) ac.abort(new Error('agent killed'));
+        }, 20);
+      }
     } }), /agent killed/);
+    clearInterval(poll);
     timing.aborted = Date.now() - t0;
     assert.deepEqual(first.at(-1) && [first.at(-1)?.step, first.at(-1)?.state], ['os', 'failed']);
     const cp = JSON.parse((await store.get(keys.plan('loop-01')))?.value ?? '{}') as { step: string; done: string[] };

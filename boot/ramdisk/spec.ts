@@ -20,6 +20,11 @@ export const DPKG_PATH_EXCLUDES: readonly string[] = [
 export const PRUNE_PATHS: readonly string[] = [
   'var/cache/apt', 'var/lib/apt/lists', 'var/cache/debconf/templates.dat-old', 'var/lib/dpkg/status-old',
   'var/log', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/cache/ldconfig',
+  // The sources of udev's hardware database: hwdb.bin, compiled from them, stays (9 MB).
+  'usr/lib/udev/hwdb.d',
+  // GRUB's prebuilt monolithic EFI images (CD, netboot) for installer media; grub-install builds its own core
+  // image from the modules next to them (16 MB).
+  'usr/lib/grub/x86_64-efi/monolithic',
 ];
 
 /**

@@ -9,6 +9,8 @@ import { mountOrder, targetPath } from './mounts.ts';
 import type { Action, Check, InstallSpec, Step } from './types.ts';
 
 const EXTENT = 4 * MiB;
+/** Stops md arrays and removes device-mapper devices (LVM, crypt) stacked on a disk. */
+export const RELEASE_HOLDERS = 'lsblk -lnpo PATH,TYPE -- "$1" | tac | while read -r dev type; do case "$type" in raid*) mdadm --stop "$dev" 2>/dev/null || true ;; lvm|crypt|dm) dmsetup remove --retry "$dev" 2>/dev/null || true ;; esac; done';
 const run = (argv: string[], extra: Partial<Extract<Action, { kind: 'run' }>> = {}): Action => ({ kind: 'run', argv, ...extra });
 
 /** sgdisk arguments for one GPT partition: exact MiB start and size (layout.ts aligns to 1 MiB). */
@@ -50,6 +52,9 @@ function storageSteps(profile: Profile, layout: Layout, spec: InstallSpec): Step
       // wipefs on every device on the disk first (old filesystems, RAID and LVM labels inside the
       // partitions), then the disk itself; sgdisk --zap-all also removes the GPT backup at the end.
       actions: () => [
+        // A previous install's arrays and volume groups, if something assembled them, hold the
+        // partitions open: stop them first (holders are listed after their members, so tac).
+        run(['sh', '-c', RELEASE_HOLDERS, 'lpmos-release', d.device]),
         run(['sh', '-c', 'for d in $(lsblk -lnpo PATH -- "$1" | tac); do wipefs --all --force -- "$d"; done', 'lpmos-wipe', d.device]),
         run(['sgdisk', '--zap-all', d.device], { okCodes: [0, 2] }),
         run(['partx', '-d', d.device], { okCodes: [0, 1] }),

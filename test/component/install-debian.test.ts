@@ -65,6 +65,7 @@ function loopDisk(file: string, size: number): Disk {
   sh('truncate', ['-s', String(size), file]);
   const dev = sh('losetup', ['--find', '--show', file]).trim();
   loops.push(dev);
+  trySh('partx', ['-d', dev]); // partitions a previous user of this loop device left registered
   return { name: dev.slice(5), path: dev, sizeBytes: size, model: null, vendor: null, serial: null, wwn: null, rotational: false, removable: false, transport: null, byPath: null, hctl: null, logicalSectorBytes: 512, physicalSectorBytes: 512 };
 }
 
@@ -201,7 +202,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
   it('refuses a disk that holds data without wipe: true, naming the disk and what is on it; nothing is written', async () => {
     const d = loopDisk(join(work, 'data.img'), 4 * GiB);
     sh('sgdisk', ['--new=1:1M:+100M', '--new=2:0:0', d.path]);
-    sh('partx', ['-a', d.path]);
+    sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', '-L', 'precious', `${d.path}p2`]);
     const before = sh('sfdisk', ['--json', d.path]);
     const s = { ...spec(), machine: 'loop-data' };
@@ -224,7 +225,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
   it('never touches a disk in use, not even with wipe: true', async () => {
     const d = loopDisk(join(work, 'busy.img'), 2 * GiB);
     sh('sgdisk', ['--new=1:1M:0', d.path]);
-    sh('partx', ['-a', d.path]);
+    sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', `${d.path}p1`]);
     const mnt = join(work, 'busy');
     mkdirSync(mnt);

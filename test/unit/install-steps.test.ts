@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
 import { basePackages, bootTargets, codename } from '../../installers/debian/steps.ts';
 import { diskRefusal, parseDiskProbe, tableMatches } from '../../installers/plan/probes.ts';
-import { buildSteps, mbrScript } from '../../installers/plan/steps.ts';
+import { RELEASE_HOLDERS, buildSteps, mbrScript } from '../../installers/plan/steps.ts';
 import type { Action, Facts, Step } from '../../installers/plan/types.ts';
 import { FIXTURES, GiB, HASH, KEY, biosStorage, disk, layoutOf, profile, raidStorage, spec } from './install-fixture.ts';
 
@@ -107,7 +107,10 @@ describe('install plan: storage commands', () => {
       ['lvcreate', '-y', '-W', 'y', '-Z', 'y', '-l', extents('var'), '-n', 'var', 'vg0'],
     ]);
     assert.deepEqual(argvs(step(rs, 'activate')), [['mdadm', '--assemble', '--scan'], ['vgchange', '-ay', 'vg0']]);
-    assert.deepEqual(argvs(step(rs, 'wipe:d1')).slice(1), [['sgdisk', '--zap-all', '/dev/vdb'], ['partx', '-d', '/dev/vdb']]);
+    const wipe = argvs(step(rs, 'wipe:d1'));
+    assert.deepEqual(wipe[0], ['sh', '-c', RELEASE_HOLDERS, 'lpmos-release', '/dev/vdb'], 'arrays and volume groups of an old install are stopped first');
+    assert.match(RELEASE_HOLDERS, /raid\*\) mdadm --stop/);
+    assert.deepEqual(wipe.slice(2), [['sgdisk', '--zap-all', '/dev/vdb'], ['partx', '-d', '/dev/vdb']]);
     const raidCheck = step(rs, 'raid:md0').check;
     assert.ok(raidCheck?.kind === 'run');
     assert.equal(raidCheck.ok('MD_LEVEL=raid1\nMD_DEVICES=2\n', 0), true);

@@ -104,7 +104,10 @@ export class SwarmNode {
         // StrictSign (the default): every message carries its author's peer id and signature, and
         // gossipsub drops messages whose signature does not verify. Publishing with no subscriber
         // connected is not an error: the progress publisher resends what was not acknowledged.
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+        // IP colocation scoring (P6) is off: every peer is enrolled and authenticated, and with its
+        // default (-5 × (peers on one IP beyond 10)², graylisted below -80) 32 agents behind one
+        // address were graylisted and every message they sent was ignored (measured on loopback).
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, scoreParams: { IPColocationFactorWeight: 0 } }),
       },
     });
     return new SwarmNode(libp2p, bootstrap, opts.redialMs ?? 2000, opts.logger ?? silentLogger());

@@ -55,8 +55,6 @@ interface MachineState {
   logged: number[];
   lastLogged?: ProgressEvent;
   lastFlush: number;
-  /** Latest applied event whose status is not written yet. */
-  statusDue?: LogEntry;
   timer?: NodeJS.Timeout;
   writing?: Promise<void>;
 }
@@ -221,7 +219,7 @@ export class ProgressCollector {
     const m = this.#machines.get(id);
     if (!m) return;
     while (m.writing) await m.writing;
-    if (m.batch.length === 0 && !m.statusDue) return;
+    if (m.batch.length === 0) return;
     if (m.timer) {
       clearTimeout(m.timer);
       m.timer = undefined;
@@ -237,14 +235,24 @@ export class ProgressCollector {
         m.writing = undefined;
       });
     await m.writing;
-    if (m.batch.length > 0 || m.statusDue) this.#schedule(id, m);
+    if (m.batch.length > 0) this.#schedule(id, m);
   }
 
-  /** Writes the batch in chunks (each chunk leaves the batch once written), then the status. */
+  /**
+   * Writes what is batched now: the status for the newest event first, then the history and the
+   * ack in chunks (each chunk leaves the batch once written). In this order a crash in between
+   * leaves the ack behind, so the agent resends and nothing is lost; the reverse could lose the
+   * status of an acknowledged event.
+   */
   async #write(id: string, m: MachineState): Promise<void> {
     const { store, keys } = this.#o;
-    while (m.batch.length > 0) {
-      const chunk = m.batch.slice(0, MAX_ENTRIES_PER_TXN);
+    let count = m.batch.length;
+    const newest = m.batch[count - 1];
+    if (!newest) return;
+    await updateStatus(store, keys, id, () => statusFor(newest), () => new Date(this.#o.now()));
+    this.stats.writes++;
+    while (count > 0) {
+      const chunk = m.batch.slice(0, Math.min(count, MAX_ENTRIES_PER_TXN));
       const puts = new Map<number, LogEntry>();
       let lastLogged = m.lastLogged;
       const logged = [...m.logged];
@@ -284,13 +292,7 @@ export class ProgressCollector {
       m.logged = logged;
       m.lastLogged = lastLogged;
       m.batch.splice(0, chunk.length);
-      m.statusDue = last;
-      this.stats.writes++;
-    }
-    const due = m.statusDue;
-    if (due) {
-      await updateStatus(store, keys, id, () => statusFor(due), () => new Date(this.#o.now()));
-      if (m.statusDue === due) m.statusDue = undefined;
+      count -= chunk.length;
       this.stats.writes++;
     }
   }

@@ -3,7 +3,7 @@
 // Runs alternate between the two servers and the median of BENCH_REPS runs is reported, so load
 // from other processes hits both sides alike. Every copy is checked by sha256.
 //
-// Env: BENCH_REPS (default 3), BENCH_FILES (MiB, default "20,100"), BENCH_SETTINGS (comma list of
+// Env: BENCH_REPS (default 5), BENCH_FILES (MiB, default "20,100"), BENCH_SETTINGS (comma list of
 // setting names to run, default all), BENCH_ENGINE (worker | loop, default the server's). Needs root (in.tftpd chroots and drops to `nobody`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { startTftp } from '../seed/tftp/server.ts';
 import { clients, randomFile, run, sha256File, tempDir } from '../test/component/tftp-helpers.ts';
 
 const MiB = 1024 * 1024;
-const reps = Number(process.env.BENCH_REPS ?? 3);
+const reps = Number(process.env.BENCH_REPS ?? 5);
 const sizes = (process.env.BENCH_FILES ?? '20,100').split(',').map(Number);
 const only = process.env.BENCH_SETTINGS?.split(',');
 const engine = process.env.BENCH_ENGINE as 'worker' | 'loop' | undefined;

@@ -157,9 +157,20 @@ export async function deleteMachine(store: Store, keys: Keys, name: string): Pro
     { type: 'delete', key: keys.machine(name) },
     { type: 'deletePrefix', prefix: keys.machineChildren(name) },
     { type: 'delete', key: keys.inventory(name) },
+    { type: 'deletePrefix', prefix: keys.machineLogs(name) },
+    { type: 'delete', key: keys.progressSeq(name) },
     ...current.value.macs.map((mac): Operation => ({ type: 'delete', key: keys.macIndex(mac) })),
   ];
-  const r = await store.txn([{ key: keys.machine(name), modRevision: current.modRevision }], ops);
+  const compares: Compare[] = [{ key: keys.machine(name), modRevision: current.modRevision }];
+  // Its swarm enrollment goes too: a deleted machine's peer must not stay admitted.
+  const peer = await store.get(keys.swarmMachinePeer(name));
+  if (peer) {
+    compares.push({ key: peer.key, modRevision: peer.modRevision });
+    ops.push({ type: 'delete', key: peer.key });
+    const peerId = (JSON.parse(peer.value) as { peerId?: unknown }).peerId;
+    if (typeof peerId === 'string') ops.push({ type: 'delete', key: keys.swarmPeer(peerId) });
+  }
+  const r = await store.txn(compares, ops);
   if (!r.succeeded) throw conflict(`machine "${name}"`);
 }
 

@@ -115,7 +115,14 @@ describe('registry', () => {
   it('delete removes the machine, its children and its MAC index', async () => {
     await applyDocuments(store, keys, validateDocuments([profile('p1'), machine('m1', '52:54:00:00:00:01', { action: 'install', profile: 'p1' }), machine('m10', '52:54:00:00:00:10')], 'f'));
     await store.put(keys.inventory('m1'), '{"cpus":2}');
+    await store.put(keys.machineLogEntry('m1', 1), '{}');
+    await store.put(keys.progressSeq('m1'), '{"seq":1}');
+    await store.put(keys.swarmMachinePeer('m1'), JSON.stringify({ peerId: '12D3KooWTest' }));
+    await store.put(keys.swarmPeer('12D3KooWTest'), JSON.stringify({ machine: 'm1' }));
+    await store.put(keys.machineLogEntry('m10', 1), '{}');
     await deleteMachine(store, keys, 'm1');
+    for (const k of [keys.machineLogEntry('m1', 1), keys.progressSeq('m1'), keys.swarmMachinePeer('m1'), keys.swarmPeer('12D3KooWTest')]) assert.equal(await store.get(k), undefined, k);
+    assert.ok(await store.get(keys.machineLogEntry('m10', 1)), 'm10 keeps its log');
     assert.deepEqual((await listMachines(store, keys)).map((v) => v.machine.name), ['m10'], 'm10 (same prefix) survives');
     assert.equal(await store.get(keys.macIndex('52:54:00:00:00:01')), undefined);
     assert.equal(await store.get(keys.inventory('m1')), undefined);

@@ -9,6 +9,7 @@ import { gatherBootAssets } from '../boot/assets/gather.ts';
 import { lpmosCacheDir } from '../boot/cache.ts';
 import { buildRamdisk } from '../boot/ramdisk/build.ts';
 import { detectAccel } from '../lab/accel.ts';
+import { MilestoneWatch } from '../lab/milestones.ts';
 import { ProvisioningLab } from '../lab/provisioning.ts';
 import type { Firmware } from '../lab/qemu.ts';
 import type { Vm, VmDefinition } from '../lab/vm.ts';
@@ -33,12 +34,19 @@ function machine(firmware: Firmware): VmDefinition {
   };
 }
 
+/** Milestones (seconds after VM start, from the serial console) of every boot, printed at the end. */
+const timelines: string[] = [];
+
 /** Boots the given machines at once; returns seconds from each VM's start to its inventory put. */
 async function boot(lab: ProvisioningLab, firmwares: Firmware[]): Promise<number[]> {
   const vms: Vm[] = [];
   for (const f of firmwares) vms.push(await lab.addVm(machine(f)));
   const seen = lab.inventoryEvents.length;
-  for (const vm of vms) vm.start();
+  const watches: MilestoneWatch[] = [];
+  for (const vm of vms) {
+    vm.start();
+    watches.push(new MilestoneWatch(vm));
+  }
   try {
     await lab.waitInventories(new Set(lab.inventoryEvents.map((e) => e.id)).size + vms.length, TIMEOUT_MS, undefined, async () => {
       for (const vm of vms) if (!vm.running) throw new Error(`${vm.spec.name}: QEMU exited\n${vm.qemuOutput()}\n${await vm.serialTail()}`);
@@ -54,6 +62,10 @@ async function boot(lab: ProvisioningLab, firmwares: Firmware[]): Promise<number
     const ev = fresh.find((e) => e.id === id);
     return ev ? (ev.at - vm.startedAt) / 1000 : NaN;
   });
+  for (const [i, w] of watches.entries()) {
+    await w.stop();
+    timelines.push(`  ${vms[i]!.spec.firmware}${vms.length > 1 ? ' (both at once)' : ''}: ${w.summary()}, inventory in etcd ${times[i]!.toFixed(0)}`);
+  }
   await Promise.all(vms.map((vm) => vm.destroy()));
   return times;
 }
@@ -92,6 +104,8 @@ try {
     `  BIOS (SeaBIOS + iPXE ROM):            ${median(single.bios).toFixed(1)} s`,
     `  UEFI (OVMF PXE → ipxe.efi via TFTP):  ${median(single.uefi).toFixed(1)} s`,
     `both at once: BIOS ${both[0]!.toFixed(1)} s, UEFI ${both[1]!.toFixed(1)} s`,
+    'timeline (s after VM start, seen on the serial console):',
+    ...timelines,
     accel.accel === 'kvm' ? `goal ≤ 15 s with KVM: ${Math.max(median(single.bios), median(single.uefi)) <= 15 ? 'met' : 'NOT met'}` : 'goal ≤ 15 s applies to KVM; these are TCG (software emulation) numbers',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

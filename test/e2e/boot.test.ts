@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { gatherBootAssets } from '../../boot/assets/gather.ts';
 import { lpmosCacheDir } from '../../boot/cache.ts';
 import { detectAccel, type AccelChoice } from '../../lab/accel.ts';
+import { MilestoneWatch } from '../../lab/milestones.ts';
 import { ProvisioningLab } from '../../lab/provisioning.ts';
 import type { Vm, VmDefinition } from '../../lab/vm.ts';
 import { agentRamdisk } from '../helpers/ramdisk.ts';
@@ -88,14 +89,20 @@ after(async () => {
 test(`two machines PXE-boot at once (SeaBIOS + iPXE ROM, OVMF PXE) into the agent and enroll as inspected`, { timeout: 7 * 60_000 }, async (t) => {
   assert.ok(lab);
   t.diagnostic(`accelerator: ${accel.accel} (${accel.reason})`);
-  for (const vm of vms.values()) vm.start();
+  const watches = [...vms.values()].map((vm) => {
+    vm.start();
+    return new MilestoneWatch(vm);
+  });
   try {
     await lab.waitInventories(MACHINES.length, 6 * 60_000, undefined, async () => {
       for (const vm of vms.values()) if (!vm.running) throw new Error(`${vm.spec.name}: QEMU exited`);
     });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${await diagnostics()}`);
+  } finally {
+    for (const w of watches) await w.stop();
   }
+  for (const [i, vm] of [...vms.values()].entries()) t.diagnostic(`${vm.spec.name} timeline (s): ${watches[i]!.summary()}`);
   for (const e of lab.inventoryEvents) t.diagnostic(`inventory of ${e.id} in etcd after ${((e.at - Math.min(...[...vms.values()].map((v) => v.startedAt))) / 1000).toFixed(1)} s`);
 
   // The state is written after the inventory: wait (gently) for `inspected` in the operator's own view.

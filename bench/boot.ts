@@ -4,6 +4,7 @@
 // once; plus the agent ramdisk's size. The inventory time is when an etcd watch on the inventory prefix
 // (inside the lab) saw the put. KVM when usable, TCG otherwise (printed). Goal (issue 5): ≤ 15 s with KVM.
 // BENCH_RUNS=N repeats each single-machine boot (median reported).
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gatherBootAssets } from '../boot/assets/gather.ts';
 import { lpmosCacheDir } from '../boot/cache.ts';
@@ -70,6 +71,8 @@ async function boot(lab: ProvisioningLab, firmwares: Firmware[]): Promise<number
   return times;
 }
 
+// The host may be shared: its load at the start says how far these numbers are from an idle machine.
+const load = loadavg();
 const accel = await detectAccel();
 const [ramdisk, assetsDir] = await Promise.all([
   buildRamdisk(),
@@ -98,7 +101,7 @@ try {
   const m = ramdisk.manifest;
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   const lines = [
-    `accelerator: ${accel.accel} (${accel.reason}); host: ${(await import('node:os')).cpus().length} CPUs`,
+    `accelerator: ${accel.accel} (${accel.reason}); host: ${cpus().length} CPUs, load average at start ${load.map((l) => l.toFixed(1)).join(' ')}`,
     `ramdisk: initrd.img ${mb(m.initrd.size)} (${m.initrd.compression}) + vmlinuz ${mb(m.kernel.size)} = ${mb(m.initrd.size + m.kernel.size)}; ${m.modules} modules, node ${m.node.version}`,
     `VM start → inventory in etcd, one machine alone (median of ${RUNS}):`,
     `  BIOS (SeaBIOS + iPXE ROM):            ${median(single.bios).toFixed(1)} s`,

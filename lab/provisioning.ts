@@ -4,7 +4,7 @@
 // Used by the end-to-end test, `npm run bench:boot` and the demo. stop() removes everything it made,
 // also after a failed start.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +55,19 @@ export function watchedKeys(lines: readonly string[], prefix: string, state: { a
     state.afterPut = l === 'PUT';
   }
   return keys;
+}
+
+async function removeStaleWorkDirs(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = /^lpmos-lab-(\d+)-/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(tmpdir(), n), { recursive: true, force: true });
+    }
+  }
 }
 
 export interface ProvisioningLabOptions {
@@ -124,7 +137,9 @@ export class ProvisioningLab {
   }
 
   static async start(opts: ProvisioningLabOptions, signal?: AbortSignal): Promise<ProvisioningLab> {
+    // A run killed hard (SIGKILL) left its namespace and work dir: remove those of dead processes.
     sweepStaleLabs();
+    await removeStaleWorkDirs();
     const workDir = await mkdtemp(join(tmpdir(), `lpmos-lab-${process.pid}-`));
     let net: LabNetwork;
     try {

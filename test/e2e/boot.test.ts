@@ -8,6 +8,7 @@
 // Everything is removed afterwards, also on failure. Budget: < 8 min under TCG with a warm ramdisk.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatherBootAssets } from '../../boot/assets/gather.ts';
 import { lpmosCacheDir } from '../../boot/cache.ts';
@@ -81,9 +82,11 @@ before(async () => {
 });
 
 after(async () => {
-  const ns = lab?.net.ns;
-  await lab?.stop();
-  if (ns) assert.equal(lab?.net.exists(), false, `namespace ${ns} still exists after cleanup`);
+  if (!lab) return;
+  await lab.stop();
+  // Deleting the namespace killed whatever still ran in it (QEMU, seed, etcd, etcdctl).
+  assert.equal(lab.net.exists(), false, `namespace ${lab.net.ns} still exists after cleanup`);
+  assert.equal(existsSync(lab.workDir), false, `${lab.workDir} (disks, seed state) still exists after cleanup`);
 });
 
 test(`two machines PXE-boot at once (SeaBIOS + iPXE ROM, OVMF PXE) into the agent and enroll as inspected`, { timeout: 7 * 60_000 }, async (t) => {

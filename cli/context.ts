@@ -82,7 +82,8 @@ export async function openContext(cmd: Command): Promise<Context> {
   if (site !== undefined && !isValidName(site)) throw new LpmosError(ErrorCode.Usage, `--site "${site}": a site name is ${NAME_RULE}`);
   if (prefix !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(prefix)) throw new LpmosError(ErrorCode.Usage, `--prefix "${prefix}": must start with "/" and hold only letters, digits, ".", "_", "-", "/"`);
   const { openStore } = await connect();
-  const store = await openStore(await etcdOptionsFrom(o, endpoints));
+  // A CLI reads whole listings at once: big pages save round trips (30 → 3 for 10,000 machines).
+  const store = await openStore({ ...(await etcdOptionsFrom(o, endpoints)), pageSize: 10_000 });
   return { store, keys: new Keys(prefix ?? DEFAULT_PREFIX, site ?? DEFAULT_SITE), ...(maxTxnOps ? { maxTxnOps } : {}), close: () => store.close() };
 }
 

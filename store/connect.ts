@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   auth?: { username: string; password: string };
   /** Per-call deadline in ms (default 5000). */
   timeoutMs?: number;
+  /** Keys per page of a listing (default 1000; a page too large for gRPC is halved and retried). */
+  pageSize?: number;
   logger?: Logger;
   /** Skip the first round trip (default: check that the cluster answers, fail fast if not). */
   lazy?: boolean;
@@ -77,6 +79,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     ...(ca || cert ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   if (!options.lazy) {

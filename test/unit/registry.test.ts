@@ -129,6 +129,14 @@ describe('registry', () => {
     await expectError(deleteMachine(store, keys, 'm1'), 'E_NOT_FOUND');
   });
 
+  it('a stored record of the wrong shape is reported with its key, by list and by show', async () => {
+    await store.put(keys.machine('bad'), JSON.stringify({ kind: 'Machine', name: 'bad' }));
+    await expectError(listMachines(store, keys), 'E_INTERNAL', keys.machine('bad'));
+    await expectError(getMachine(store, keys, 'bad'), 'E_INTERNAL', keys.machine('bad'));
+    await store.put(keys.machine('bad'), '{not json');
+    await expectError(listMachines(store, keys), 'E_INTERNAL', 'is not JSON');
+  });
+
   it('sites sharing one store do not see each other', async () => {
     const other = new Keys('/lpmos/', 'other');
     await addMachine(store, keys, { name: 'm1', macs: ['52:54:00:00:00:01'] });

@@ -36,7 +36,8 @@ async function freePort(): Promise<number> {
 async function startHpa(root: string): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   // -L: stay in the foreground; -s: chroot to the root; -u nobody: drop privileges as tftpd-hpa does.
-  const proc = spawn('/usr/sbin/in.tftpd', ['-L', '-s', '-u', 'nobody', '-a', `127.0.0.1:${port}`, root], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Own process group: in.tftpd forks a child per transfer, and the group goes down together.
+  const proc = spawn('/usr/sbin/in.tftpd', ['-L', '-s', '-u', 'nobody', '-a', `127.0.0.1:${port}`, root], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   await new Promise((r) => setTimeout(r, 300));
   if (proc.exitCode !== null) throw new Error(`in.tftpd exited with ${proc.exitCode} (is tftpd-hpa installed, are we root?)`);
   return { port, proc };
@@ -69,6 +70,22 @@ const ours = await (async () => {
   const server = await startTftp({ root, address: '127.0.0.1', port: 0, ...(engine ? { engine } : {}) }, { log: silentLogger() });
   return { server, root, sums };
 })();
+
+// Ctrl-C or a kill ends the bench with everything it started removed, as a normal end does.
+const cleanup = async (): Promise<void> => {
+  try {
+    if (hpa?.pid) process.kill(-hpa.pid, 'SIGTERM');
+  } catch {
+    /* already gone */
+  }
+  await ours.server.stop();
+  await tmp.cleanup();
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+  });
+}
 
 try {
   const h = await startHpa(ours.root);
@@ -107,7 +124,5 @@ try {
   }
   console.log('note: tftp-hpa 5.2 does not implement windowsize (RFC 7440): with it the atftp windowsize settings run lockstep.');
 } finally {
-  hpa?.kill('SIGTERM');
-  await ours.server.stop();
-  await tmp.cleanup();
+  await cleanup();
 }

@@ -4,43 +4,12 @@
 // module with prebuilt binaries): socket(), SO_BINDTODEVICE, SO_REUSEADDR, SO_BROADCAST, bind() —
 // the device is set before bind, so not one packet of another interface is ever received — and the
 // finished descriptor is handed to dgram (`bind({ fd })`), which runs it on the event loop.
-// Constants are Linux's (asm-generic, the same on x86-64 and arm64).
 import dgram from 'node:dgram';
-import koffi from 'koffi';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
-import { ipBytes } from './options.ts';
-
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_BROADCAST = 6;
-const SO_BINDTODEVICE = 25;
-const IFNAMSIZ = 16;
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  close: (fd: number) => number;
-}
-
-let libc: Libc | undefined;
-function load(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
-    socket: lib.func('int socket(int, int, int)') as Libc['socket'],
-    setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)') as Libc['setsockopt'],
-    bind: lib.func('int bind(int, const uint8_t *, uint32_t)') as Libc['bind'],
-    close: lib.func('int close(int)') as Libc['close'],
-  };
-  return libc;
-}
+import { AF_INET, IFNAMSIZ, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BROADCAST, SO_REUSEADDR, loadLibc, sockaddrIn } from '../net/libc.ts';
 
 function fail(what: string, iface: string, port: number): never {
-  const errno = koffi.errno();
+  const errno = loadLibc().errno();
   const hint = errno === 1 ? ' (needs root or CAP_NET_RAW)' : errno === 19 ? ' (no such interface)' : errno === 98 ? ' (address in use)' : '';
   throw new LpmosError(ErrorCode.Unavailable, `cannot open UDP port ${port} on interface ${iface}: ${what} failed, errno ${errno}${hint}`);
 }
@@ -61,7 +30,7 @@ export function openDeviceFd(opts: DeviceSocketOptions): number {
   const { iface, port } = opts;
   const where = iface ?? 'any interface';
   if (iface !== undefined && (!iface || Buffer.byteLength(iface) >= IFNAMSIZ)) throw new LpmosError(ErrorCode.Usage, `bad interface name "${iface}"`);
-  const c = load();
+  const c = loadLibc();
   const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail('socket()', where, port);
   try {
@@ -74,11 +43,7 @@ export function openDeviceFd(opts: DeviceSocketOptions): number {
       name.write(iface, 'latin1');
       if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, IFNAMSIZ) !== 0) fail(`SO_BINDTODEVICE ${iface}`, where, port);
     }
-    const sa = Buffer.alloc(16); // struct sockaddr_in
-    sa.writeUInt16LE(AF_INET, 0); // sin_family, host order (little-endian on the supported CPUs)
-    sa.writeUInt16BE(port, 2);
-    sa.set(ipBytes(opts.address ?? '0.0.0.0'), 4);
-    if (c.bind(fd, sa, 16) !== 0) fail('bind()', where, port);
+    if (c.bind(fd, sockaddrIn(opts.address ?? '0.0.0.0', port), 16) !== 0) fail('bind()', where, port);
   } catch (e) {
     c.close(fd);
     throw e;

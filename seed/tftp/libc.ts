@@ -1,67 +1,7 @@
-// The few libc socket calls the TFTP fast path makes directly (koffi FFI, as seed/dhcp does):
-// Node's dgram costs ~10 µs of JavaScript and libuv work per datagram, which is most of a
-// lock-step transfer's round trip on a LAN. Linux constants (asm-generic; same on x86-64 and arm64).
-import koffi from 'koffi';
+// TFTP's transfer sockets on the shared libc bindings (seed/net/libc.ts).
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, loadLibc, parseSockaddrIn, sockaddrIn } from '../net/libc.ts';
 
-export const AF_INET = 2;
-export const SOCK_DGRAM = 2;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_NOSIGNAL = 0x4000;
-export const POLLIN = 0x1;
-export const POLLOUT = 0x4;
-export const POLLERR = 0x8;
-export const EAGAIN = 11;
-export const EINTR = 4;
-
-export interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  connect(fd: number, addr: Buffer, len: number): number;
-  getsockname(fd: number, addr: Buffer, len: Int32Array): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  /** fds: `struct pollfd[]` (8 bytes each: int fd, short events, short revents). */
-  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let libc: Libc | undefined;
-
-/** Loads libc once per thread (koffi handles are per isolate). */
-export function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
-    socket: lib.func('int socket(int, int, int)') as Libc['socket'],
-    bind: lib.func('int bind(int, const uint8_t *, uint32_t)') as Libc['bind'],
-    connect: lib.func('int connect(int, const uint8_t *, uint32_t)') as Libc['connect'],
-    getsockname: lib.func('int getsockname(int, uint8_t *, _Inout_ int32_t *)') as Libc['getsockname'],
-    send: lib.func('long send(int, const uint8_t *, size_t, int)') as Libc['send'],
-    recv: lib.func('long recv(int, uint8_t *, size_t, int)') as Libc['recv'],
-    poll: lib.func('int poll(uint8_t *, unsigned long, int)') as Libc['poll'],
-    close: lib.func('int close(int)') as Libc['close'],
-    errno: () => koffi.errno(),
-  };
-  return libc;
-}
-
-/** `struct sockaddr_in` (16 bytes): family (host order), port and address (network order). */
-export function sockaddrIn(address: string, port: number): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeUInt16LE(AF_INET, 0);
-  b.writeUInt16BE(port, 2);
-  const parts = address.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new TypeError(`not an IPv4 address: ${address}`);
-  parts.forEach((p, i) => b.writeUInt8(p, 4 + i));
-  return b;
-}
-
-export function parseSockaddrIn(b: Buffer): { address: string; port: number } {
-  return { address: `${b[4]}.${b[5]}.${b[6]}.${b[7]}`, port: b.readUInt16BE(2) };
-}
+export * from '../net/libc.ts';
 
 /**
  * A non-blocking UDP socket bound to `local` (port 0: a fresh transfer ID, RFC 1350 §4) and

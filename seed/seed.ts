@@ -13,6 +13,7 @@ import { removeSeedInfo, writeSeedInfo } from './state-dir.ts';
 import type { DynamicFiles, TftpServer } from './tftp/server.ts';
 import type { HttpServer } from './http/server.ts';
 import type { DhcpServer } from './dhcp/server.ts';
+import type { EtcdGrpcProxy } from '../store/etcd-grpc-proxy.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -27,6 +28,7 @@ export class Seed {
   #tftp: TftpServer | undefined;
   #http: HttpServer | undefined;
   #dhcp: DhcpServer | undefined;
+  #proxy: EtcdGrpcProxy | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -52,7 +54,7 @@ export class Seed {
   /** The managed etcd's client URL on the provisioning address (--address, --etcd-agent-port), for agents. */
   get #agentEtcdUrl(): string | undefined {
     const c = this.config;
-    return !c.etcd && c.address && c.etcdAgentPort > 0 ? `http://${c.address}:${c.etcdAgentPort}` : undefined;
+    return c.address && c.etcdAgentPort > 0 ? `http://${c.address}:${c.etcdAgentPort}` : undefined;
   }
 
   get managedEtcd(): ManagedEtcd | undefined {
@@ -64,6 +66,19 @@ export class Seed {
     try {
       if (c.etcd) {
         this.#endpoints = parseEtcdEndpoints(c.etcd, '--etcd');
+        // Agents reach an external cluster through an etcd gRPC proxy on the provisioning address.
+        if (this.#agentEtcdUrl && !c.agentEtcd && c.address) {
+          const { EtcdGrpcProxy } = await import('../store/etcd-grpc-proxy.ts');
+          this.#proxy = new EtcdGrpcProxy({
+            endpoints: this.#endpoints,
+            listen: `${c.address}:${c.etcdAgentPort}`,
+            logFile: join(c.stateDir, 'etcd-grpc-proxy.log'),
+            binary: c.etcdBinary,
+            logger: this.#log,
+            ...(c.etcdCa || c.etcdCert || c.etcdKey ? { tls: { ...(c.etcdCa ? { caFile: c.etcdCa } : {}), ...(c.etcdCert ? { certFile: c.etcdCert } : {}), ...(c.etcdKey ? { keyFile: c.etcdKey } : {}) } } : {}),
+          });
+          await this.#proxy.start(signal);
+        }
       } else {
         this.#etcd = new ManagedEtcd({ stateDir: c.stateDir, binary: c.etcdBinary, logger: this.#log, ...(this.#agentEtcdUrl ? { extraClientUrls: [this.#agentEtcdUrl] } : {}) });
         await this.#etcd.start(signal);
@@ -94,7 +109,7 @@ export class Seed {
             ...(c.httpArtifacts ? { artifacts: c.httpArtifacts } : {}),
             ...(c.httpPublicUrl ? { publicUrl: c.httpPublicUrl } : {}),
             ...(c.swarmBootstrap ? { swarmBootstrap: c.swarmBootstrap } : {}),
-            ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : this.#etcd && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
+            ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : (this.#etcd || this.#proxy) && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
           { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror },
         );
@@ -165,6 +180,8 @@ export class Seed {
     await removeSeedInfo(this.config.stateDir).catch(() => undefined);
     await this.#store?.close().catch(() => undefined);
     this.#store = undefined;
+    await this.#proxy?.stop();
+    this.#proxy = undefined;
     await this.#etcd?.stop();
     this.#etcd = undefined;
   }

@@ -91,7 +91,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')
     .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line')
     .option('--agent-etcd <urls>', "etcd endpoints given to agents (default: the managed etcd on --address, see --etcd-agent-port)")
-    .option('--etcd-agent-port <port>', 'with --address, the managed etcd also listens on http://ADDRESS:PORT for agents (default 2379; 0: loopback only)')
+    .option('--etcd-agent-port <port>', 'with --address, agents reach etcd at http://ADDRESS:PORT: the managed etcd listens there too, or with --etcd an etcd gRPC proxy run by the seed (default 2379; 0: off)')
     .option('--tftp-root <dir>', 'serve this directory (boot loaders) read-only over TFTP')
     .option('--tftp-address <ip>', 'provisioning address the TFTP server binds to (default --address)')
     .option('--tftp-port <n>', 'TFTP port (default 69)')

@@ -35,6 +35,13 @@ before(async () => {
   lab.spawn(seedNs, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--interface=p0', '--bind-interfaces',
     '--dhcp-range=10.213.0.100,10.213.0.150,255.255.255.0,600', '--dhcp-option=3,10.213.0.254', '--no-ping',
     `--dhcp-leasefile=${join(tmp, 'leases')}`, `--pid-file=${join(tmp, 'dnsmasq.pid')}`]);
+  // Wait until dnsmasq listens on :67: on a loaded runner it can still be starting when the test's
+  // single DISCOVER goes out (a real client would retransmit; the replayed capture does not).
+  const deadline = Date.now() + 20_000;
+  while (!lab.tryExec(seedNs, ['ss', '-Hlunp', 'sport = :67']).stdout.includes('dnsmasq')) {
+    if (Date.now() > deadline) throw new Error('dnsmasq did not start listening on port 67 within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const config = dhcpConfigSchema.parse({ dhcp: 'proxy', interface: 'p0', address: '10.213.0.2', httpPort: 8080 });
   server = new DhcpServer(config, {
     store: new MemoryStore(), keys: new Keys('/lpmos/', 'proxytest'), logger: silentLogger(),

@@ -1,9 +1,12 @@
 // What goes into the agent ramdisk: the Debian packages, what is pruned from the root, which kernel
 // modules are kept. Pure: no I/O (the builder is build.ts).
 
-/** Tools the agent runs (issue 5), plus what the ramdisk's init needs (busybox for udhcpc, kmod for modprobe). */
+/**
+ * Tools the agent runs (issue 5), plus what the ramdisk's init needs (busybox for udhcpc, kmod for
+ * modprobe); fdisk for sfdisk, with which the installer writes MBR tables and checks partitions.
+ */
 export const RAMDISK_PACKAGES: readonly string[] = [
-  'mdadm', 'gdisk', 'parted', 'e2fsprogs', 'xfsprogs', 'btrfs-progs', 'dosfstools', 'lvm2', 'debootstrap',
+  'mdadm', 'gdisk', 'fdisk', 'parted', 'e2fsprogs', 'xfsprogs', 'btrfs-progs', 'dosfstools', 'lvm2', 'debootstrap',
   'kexec-tools', 'grub-pc-bin', 'grub-efi-amd64-bin', 'efibootmgr', 'dmidecode', 'pciutils', 'ethtool',
   'smartmontools', 'iproute2', 'udev', 'busybox', 'kmod',
 ];

@@ -23,7 +23,8 @@ test('the agent ramdisk boots in QEMU: init, udev, DHCP on BOOTIF, agent start, 
   try {
     const tBoot = Date.now();
     await vm.waitFor(/lpmos-init: starting udev/, 5 * 60_000);
-    const start = await vm.waitFor(/LPMOS-TEST-AGENT-START argv=(\S+) site=(\S+) iface=(\S+)/, 3 * 60_000);
+    // Up to the end of the line: the serial log can be read mid-line ("iface=ens" before the "3").
+    const start = await vm.waitFor(/LPMOS-TEST-AGENT-START argv=(\S+) site=(\S+) iface=(\S+)\r?\n/, 3 * 60_000);
     t.diagnostic(`VM start → agent start: ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
     assert.equal(start[1], '["agent"]', 'init runs `lpmos agent`');
     assert.equal(start[2], `lab-${process.pid}`, 'lpmos.site from the kernel command line reaches the agent as LPMOS_SITE');

@@ -5,6 +5,7 @@
 // bridge and taps with it); an exit hook does the same if the process ends without destroy().
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { pidAlive } from './process.ts';
 
 /** The only addresses the lab may use. */
 export const LAB_BLOCK = { base: '10.213.64.0', prefix: 20 } as const;
@@ -61,14 +62,6 @@ export function staleLabNamespaces(names: readonly string[], isAlive: (pid: numb
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function listNamespaces(): string[] {
   try {

@@ -87,3 +87,13 @@ export function spawnGroup(argv: readonly string[], opts: SpawnOptions = {}): La
     },
   };
 }
+
+/** Whether a process exists (signal 0); EPERM means it exists but is someone else's. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

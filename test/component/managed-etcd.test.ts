@@ -10,6 +10,7 @@ import { openStore } from '../../store/connect.ts';
 import { ManagedEtcd } from '../../store/managed-etcd.ts';
 import { freePort } from '../../store/ports.ts';
 import { fastTempBase } from '../helpers/etcd.ts';
+import { pidAlive } from '../../lab/process.ts';
 
 const dirs: string[] = [];
 const running: ManagedEtcd[] = [];
@@ -22,14 +23,6 @@ function managed(stateDir: string, extra: Partial<ConstructorParameters<typeof M
   const m = new ManagedEtcd({ stateDir, restartBackoffMs: { min: 100, max: 1000 }, stopGraceMs: 3000, ...extra });
   running.push(m);
   return m;
-}
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 after(async () => {
   for (const m of running) await m.stop().catch(() => undefined);
@@ -53,7 +46,7 @@ describe('managed etcd', () => {
       await store.put('/m/a', 'before crash');
       const pid1 = m.pid as number;
       process.kill(pid1, 'SIGKILL');
-      await waitUntil(() => !alive(pid1), 5000);
+      await waitUntil(() => !pidAlive(pid1), 5000);
       await m.waitHealthy(20_000);
       assert.equal(m.restarts, 1);
       assert.notEqual(m.pid, pid1);
@@ -67,7 +60,7 @@ describe('managed etcd', () => {
 
     const pid2 = m.pid as number;
     await m.stop();
-    assert.equal(alive(pid2), false, 'stop() ends the child');
+    assert.equal(pidAlive(pid2), false, 'stop() ends the child');
 
     const again = managed(state);
     await again.start();
@@ -124,7 +117,7 @@ describe('managed etcd', () => {
     const t0 = Date.now();
     ac.abort();
     await assert.rejects(starting, (e: unknown) => (e as Error).name === 'AbortError');
-    assert.equal(alive(pid), false, 'aborted start leaves no child');
+    assert.equal(pidAlive(pid), false, 'aborted start leaves no child');
     assert.ok(Date.now() - t0 < 2000);
     // Now a plain stop() on a started-but-stubborn child: SIGTERM is ignored, SIGKILL after 400 ms.
     const m2 = managed(state, { binary: bin, startTimeoutMs: 300, stopGraceMs: 400 });

@@ -9,17 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectAccel } from '../../lab/accel.ts';
 import { LabNetwork } from '../../lab/network.ts';
-import { spawnGroup } from '../../lab/process.ts';
+import { pidAlive, spawnGroup } from '../../lab/process.ts';
 import { Vm } from '../../lab/vm.ts';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('BIOS and UEFI firmware start on the lab bridge, print on serial, send DHCP; everything is removed after', { timeout: 180_000 }, async () => {
   const accel = (await detectAccel()).accel;
@@ -58,6 +50,6 @@ test('BIOS and UEFI firmware start on the lab bridge, print on serial, send DHCP
   }
   assert.equal(net.exists(), false, 'namespace removed');
   for (const vm of vms) assert.equal(existsSync(vm.dir), false, `${vm.dir} removed`);
-  for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} from the namespace is gone`);
+  for (const pid of pids) assert.equal(pidAlive(pid), false, `pid ${pid} from the namespace is gone`);
   rmSync(dir, { recursive: true, force: true });
 });

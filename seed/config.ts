@@ -28,9 +28,19 @@ export const seedConfigSchema = z.object({
   httpAddress: z.string().optional(),
   httpArtifacts: z.string().optional(),
   httpPublicUrl: z.string().optional(),
+  /**
+   * libp2p bootstrap addresses given to agents. Default: the seed's own swarm (`--swarm on` with
+   * --address), with /p2p/<peer id>; an explicit value wins.
+   */
   swarmBootstrap: z.string().optional(),
+  /** The seed's swarm node (swarm/seed-swarm.ts): progress gossip now, blobs later. Runs when --address is given, unless off. */
+  swarm: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  /** TCP port of the swarm node on --address (0: any free port). */
+  swarmPort: z.coerce.number().int().min(0).max(65535).default(4001),
   /** Package mirror under /mirror/ (seed/mirror/setting.ts): auto (the host's apt sources), off, URL or name=URL,… */
   mirror: z.string().min(1).default('auto'),
+  /** Where the mirror keeps its cache; default <state-dir>/mirror (a lab or CI keeps it across runs). */
+  mirrorDir: z.string().min(1).optional(),
   mirrorIndexMaxAge: z.coerce.number().int().min(0).default(300),
   agentEtcd: z.string().optional(),
   /**

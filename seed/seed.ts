@@ -1,6 +1,8 @@
-// The seed: one process composing its parts (DESIGN §1). So far: the store — a managed private
-// etcd by default, or an existing cluster — and the state-dir file that tells local CLI commands
-// where it is. DHCP, TFTP and HTTP join here as they are built.
+// The seed: one process composing its parts (DESIGN §1): the store — a managed private etcd by
+// default, or an existing cluster — and the state-dir file that tells local CLI commands where it
+// is; the swarm node on the provisioning address (progress gossip into etcd; its addresses go on
+// the agents' kernel command line); HTTP (boot scripts, artifacts, mirror, first-boot reports),
+// TFTP and DHCP.
 import { join } from 'node:path';
 import { ErrorCode, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -14,6 +16,7 @@ import type { DynamicFiles, TftpServer } from './tftp/server.ts';
 import type { HttpServer } from './http/server.ts';
 import type { DhcpServer } from './dhcp/server.ts';
 import type { EtcdGrpcProxy } from '../store/etcd-grpc-proxy.ts';
+import type { SeedSwarm } from '../swarm/seed-swarm.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -29,6 +32,7 @@ export class Seed {
   #http: HttpServer | undefined;
   #dhcp: DhcpServer | undefined;
   #proxy: EtcdGrpcProxy | undefined;
+  #swarm: SeedSwarm | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -49,6 +53,11 @@ export class Seed {
   /** The HTTP server, when --http-port or --http-artifacts started one. */
   get http(): HttpServer | undefined {
     return this.#http;
+  }
+
+  /** The swarm node, when --address is given and --swarm is not off (blob exchange joins it later). */
+  get swarm(): SeedSwarm | undefined {
+    return this.#swarm;
   }
 
   /** The managed etcd's client URL on the provisioning address (--address, --etcd-agent-port), for agents. */
@@ -92,12 +101,14 @@ export class Seed {
         ...(signal ? { signal } : {}),
       };
       this.#store = await openStore(opts);
+      await this.#startSwarm(this.#store, signal);
+      const swarmBootstrap = c.swarmBootstrap ?? this.#swarm?.bootstrapAddrs().join(',');
       if (c.httpPort !== undefined || c.httpArtifacts) {
         const { startHttp } = await import('./http/server.ts');
         const { MirrorCache } = await import('./mirror/cache.ts');
         const { parseMirrorSetting, readHostSources } = await import('./mirror/setting.ts');
         const mirror = new MirrorCache({
-          dir: join(c.stateDir, 'mirror'),
+          dir: c.mirrorDir ?? join(c.stateDir, 'mirror'),
           upstreams: parseMirrorSetting(c.mirror, c.mirror === 'auto' ? await readHostSources() : []),
           indexMaxAgeSeconds: c.mirrorIndexMaxAge,
           logger: this.#log.child({ component: 'mirror' }),
@@ -108,7 +119,7 @@ export class Seed {
             ...(c.httpAddress ? { address: c.httpAddress } : {}),
             ...(c.httpArtifacts ? { artifacts: c.httpArtifacts } : {}),
             ...(c.httpPublicUrl ? { publicUrl: c.httpPublicUrl } : {}),
-            ...(c.swarmBootstrap ? { swarmBootstrap: c.swarmBootstrap } : {}),
+            ...(swarmBootstrap ? { swarmBootstrap } : {}),
             ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : (this.#etcd || this.#proxy) && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
           { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror },
@@ -141,11 +152,39 @@ export class Seed {
         { store: this.#store, keys: this.keys, logger: this.#log.child({ component: 'dhcp' }) },
         signal,
       );
-      this.#log.info({ etcd: this.#endpoints, managed: this.#etcd !== undefined, site: c.site, stateDir: c.stateDir }, 'seed ready');
+      this.#log.info({ etcd: this.#endpoints, managed: this.#etcd !== undefined, site: c.site, stateDir: c.stateDir, ...(this.#swarm ? { peerId: this.#swarm.peerId } : {}) }, 'seed ready');
     } catch (e) {
       await this.stop();
       throw e;
     }
+  }
+
+  /**
+   * The swarm node on the provisioning address, with its identity in the state directory (agents
+   * find it by the peer id on their command line, so it survives restarts). Only on --address:
+   * never on every interface, and not on loopback either (two seeds on one host would collide).
+   */
+  async #startSwarm(store: Store, signal?: AbortSignal): Promise<void> {
+    const c = this.config;
+    if (c.swarm === 'off') {
+      this.#log.info('swarm off (--swarm off): no progress collection over gossip');
+      return;
+    }
+    if (!c.address) {
+      this.#log.info('swarm not started: it listens on the provisioning address, give --address');
+      return;
+    }
+    const { SeedSwarm } = await import('../swarm/seed-swarm.ts');
+    try {
+      this.#swarm = await SeedSwarm.start(
+        { store, keys: this.keys, site: c.site, stateDir: c.stateDir, listen: [`/ip4/${c.address}/tcp/${c.swarmPort}`], logger: this.#log.child({ component: 'swarm' }) },
+        signal,
+      );
+    } catch (e) {
+      if (e instanceof LpmosError) throw e;
+      throw new LpmosError(ErrorCode.Unavailable, `swarm: cannot listen on --address ${c.address} --swarm-port ${c.swarmPort}: ${(e as Error).message}`, { cause: e });
+    }
+    this.#log.info({ peerId: this.#swarm.peerId, bootstrap: this.#swarm.bootstrapAddrs() }, 'swarm ready');
   }
 
   /**
@@ -177,6 +216,9 @@ export class Seed {
     this.#http = undefined;
     await this.#tftp?.stop();
     this.#tftp = undefined;
+    // Before the store closes: the collector writes what it still holds.
+    await this.#swarm?.stop().catch((e: unknown) => this.#log.warn({ err: e }, 'swarm stop failed'));
+    this.#swarm = undefined;
     await removeSeedInfo(this.config.stateDir).catch(() => undefined);
     await this.#store?.close().catch(() => undefined);
     this.#store = undefined;

@@ -80,7 +80,7 @@ export async function runSeed(cmd: Command, onReady?: (seed: Seed) => Promise<vo
 export function registerSeedCommand(program: Command): void {
   program
     .command('seed')
-    .description('run the seed: a private etcd (or --etcd for an existing cluster); PXE services come with later releases')
+    .description('run the seed: a private etcd (or --etcd for an existing cluster), DHCP, TFTP, HTTP (boot scripts, artifacts, apt mirror, first-boot reports) and the swarm node')
     .option('--config <file>', 'YAML file with settings named as the flags (state-dir: /srv/lpmos, site: dc1, …)')
     .option('--etcd-binary <path>', 'etcd binary for the managed etcd (default /usr/bin/etcd)')
     .option('--http-port <port>', 'serve boot scripts and artifacts over HTTP on this port (default 8080 when --http-artifacts is given)')
@@ -88,8 +88,11 @@ export function registerSeedCommand(program: Command): void {
     .option('--http-artifacts <dirs>', 'comma-separated directories with a manifest.json (lpmos boot assets / boot ramdisk output)')
     .option('--http-public-url <url>', 'the seed as machines reach it, e.g. http://10.0.0.1:8080 (default: the address they connected to)')
     .option('--mirror <upstreams>', 'package mirror served under /mirror/: auto (the host\'s apt sources, default), off (cache only: air gap), URL or name=URL,…')
+    .option('--mirror-dir <dir>', 'where the mirror keeps its cache (default <state-dir>/mirror; keep it across runs, e.g. ~/.cache/lpmos/mirror)')
     .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')
-    .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line')
+    .option('--swarm <on|off>', 'the seed\'s swarm node on --address (progress gossip from agents into etcd); default on when --address is given')
+    .option('--swarm-port <port>', 'TCP port of the swarm node on --address (default 4001)')
+    .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line (default: the seed\'s own swarm addresses with /p2p/<peer id>)')
     .option('--agent-etcd <urls>', "etcd endpoints given to agents (default: the managed etcd on --address, see --etcd-agent-port)")
     .option('--etcd-agent-port <port>', 'with --address, agents reach etcd at http://ADDRESS:PORT: the managed etcd listens there too, or with --etcd an etcd gRPC proxy run by the seed (default 2379; 0: off)')
     .option('--tftp-root <dir>', 'serve this directory (boot loaders) read-only over TFTP')

@@ -56,10 +56,18 @@ export function sendScript(ctx: HttpContext, body: string): void {
 export class HttpError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+  /** Stable code in JSON error bodies (API routes); default `E_HTTP_<status>`. */
+  readonly code: string;
+  constructor(status: number, message: string, headers: Record<string, string> = {}, code?: string) {
     super(message);
     this.name = 'HttpError';
     this.status = status;
     this.headers = headers;
+    this.code = code ?? `E_HTTP_${status}`;
   }
+}
+
+/** A small JSON answer (API routes). */
+export function sendJson(ctx: HttpContext, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  sendBody(ctx, status, `${JSON.stringify(value)}\n`, 'application/json', { 'Cache-Control': 'no-store', ...headers });
 }

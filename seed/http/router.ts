@@ -3,6 +3,7 @@
 import type { Handler } from './context.ts';
 import { artifacts } from './routes/artifacts.ts';
 import { chain } from './routes/chain.ts';
+import { firstboot } from './routes/firstboot.ts';
 import { grub, matchGrub } from './routes/grub.ts';
 import { healthz } from './routes/healthz.ts';
 import { ipxe } from './routes/ipxe.ts';
@@ -13,6 +14,10 @@ import { matchPxelinux, pxelinux } from './routes/pxelinux.ts';
 export interface Route {
   name: string;
   handler: Handler;
+  /** Methods the route takes; default GET and HEAD. */
+  methods?: readonly string[];
+  /** API routes answer errors as JSON (`{"error":{…}}`) instead of plain text. */
+  json?: boolean;
 }
 
 const EXACT: Record<string, Route> = {
@@ -20,6 +25,7 @@ const EXACT: Record<string, Route> = {
   '/boot/ipxe': { name: 'boot_ipxe', handler: ipxe },
   '/healthz': { name: 'healthz', handler: healthz },
   '/metrics': { name: 'metrics', handler: metrics },
+  '/api/v1/firstboot': { name: 'api_firstboot', handler: firstboot, methods: ['POST'], json: true },
 };
 
 export function route(path: string): Route | undefined {

@@ -13,7 +13,7 @@ import type { Store } from '../../core/store/store.ts';
 import { ArtifactIndex } from './artifacts.ts';
 import type { ScriptEnv } from './boot-scripts.ts';
 import { httpConfigSchema, httpFlag, type HttpConfig, type HttpConfigInput } from './config.ts';
-import { HttpError, sendBody, type HttpApp, type HttpContext } from './context.ts';
+import { HttpError, sendBody, sendJson, type HttpApp, type HttpContext } from './context.ts';
 import { HttpMetrics } from './metrics.ts';
 import { route } from './router.ts';
 import type { MirrorCache } from '../mirror/cache.ts';
@@ -32,6 +32,8 @@ export interface HttpDeps {
 }
 
 const BASE = 'http://seed.invalid';
+/** The largest request body announced that is still drained (API bodies are tiny: `{}`). */
+const MAX_BODY_BYTES = 64 * 1024;
 
 export class HttpServer {
   readonly config: HttpConfig;
@@ -125,6 +127,7 @@ export class HttpServer {
     this.#stop.signal.addEventListener('abort', onStop, { once: true });
     const ctx: HttpContext = { req, res, url: new URL(BASE), signal: abort.signal, bytes: 0 };
     let name = 'not_found';
+    let json = false;
     this.metrics.inFlight++;
     res.once('close', () => {
       this.metrics.inFlight--;
@@ -133,7 +136,7 @@ export class HttpServer {
       this.metrics.request(name, res.statusCode, ctx.bytes);
       this.#deps.logger.info({ method: req.method, path: req.url, route: name, status: res.statusCode, bytes: ctx.bytes, ms: Math.round(performance.now() - started), client: req.socket.remoteAddress, range: req.headers.range, complete: res.writableFinished }, 'http request');
     });
-    req.resume(); // no route takes a body: drain it so keep-alive works
+    req.resume(); // no route reads a body (a first-boot report's is `{}`): drain it so keep-alive works
     try {
       const target = req.url ?? '';
       // Origin form only (RFC 9112 §3.2.1); `//host/…` must not turn into another host.
@@ -146,14 +149,18 @@ export class HttpServer {
       const r = route(ctx.url.pathname);
       if (!r) throw new LpmosError(ErrorCode.NotFound, `no such path: ${ctx.url.pathname}`);
       name = r.name;
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method} not allowed: GET or HEAD`, { Allow: 'GET, HEAD' });
+      json = r.json === true;
+      const methods = r.methods ?? ['GET', 'HEAD'];
+      if (!methods.includes(req.method ?? '')) throw new HttpError(405, `method ${req.method} not allowed: ${methods.join(' or ')}`, { Allow: methods.join(', ') }, 'E_METHOD');
+      // Bodies are not read: a large one is refused rather than drained for as long as it lasts.
+      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`, { Connection: 'close' }, 'E_TOO_LARGE');
       await r.handler(ctx, this.#app);
     } catch (e) {
-      this.#answerError(ctx, e);
+      this.#answerError(ctx, e, json);
     }
   }
 
-  #answerError(ctx: HttpContext, e: unknown): void {
+  #answerError(ctx: HttpContext, e: unknown, json = false): void {
     const { res } = ctx;
     let status: number;
     let headers: Record<string, string> = {};
@@ -171,6 +178,13 @@ export class HttpServer {
       return;
     }
     for (const h of res.getHeaderNames()) res.removeHeader(h);
+    if (json) {
+      const code = e instanceof HttpError || isLpmosError(e) ? e.code : ErrorCode.Internal;
+      const message = e instanceof HttpError || isLpmosError(e) ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+      const details = isLpmosError(e) && e.details.length > 0 ? { details: e.details } : {};
+      sendJson(ctx, status, { error: { code, message, ...details } }, headers);
+      return;
+    }
     const message = e instanceof HttpError || isLpmosError(e) ? formatError(e) : `internal error: ${(e as Error)?.message ?? String(e)}`;
     sendBody(ctx, status, `${message}\n`, 'text/plain; charset=utf-8', { 'Cache-Control': 'no-store', ...headers });
   }

@@ -1,8 +1,9 @@
 // The seed side of progress (issue 6): subscribes to the site's topic, refuses what is malformed,
 // oversize or not from the machine's enrolled peer id (counted per reason), applies each machine's
 // events once and in seq order, and folds them into etcd at most once per machine per
-// `coalesceMs`: the history entries and the acknowledged seq in one transaction, then the status
-// with updateStatus (compare-and-swap, since the agent writes status too).
+// `coalesceMs`: the status with updateStatus (compare-and-swap, since the agent writes status
+// too), then — when the batch finishes the install (`complete`) — the spec from `install` to
+// `localboot` (localboot.ts), then the history entries and the acknowledged seq in one transaction.
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import type { PeerId } from '@libp2p/interface';
 import type { Keys } from '../../core/keys.ts';
@@ -11,7 +12,8 @@ import { decode, encode } from '../../core/registry/records.ts';
 import { updateStatus } from '../../core/registry/status.ts';
 import type { Operation, Store } from '../../core/store/store.ts';
 import { decodeEvent, progressTopic, type ProgressEvent } from './event.ts';
-import { progressAckSchema, shouldLog, statusFor, type LogEntry } from './fold.ts';
+import { installFinished, progressAckSchema, shouldLog, statusAfter, type LogEntry } from './fold.ts';
+import { installedToLocalboot } from './localboot.ts';
 import { Sequencer } from './sequencer.ts';
 
 export interface CollectorOptions {
@@ -41,6 +43,8 @@ export interface CollectorStats {
   skipped: number;
   writes: number;
   writeErrors: number;
+  /** Specs set from `install` to `localboot` after a `complete`. */
+  localboot: number;
 }
 
 /** etcd's default --max-txn-ops is 128: entries, evictions and the ack must fit one transaction. */
@@ -61,7 +65,7 @@ interface MachineState {
 
 export class ProgressCollector {
   readonly topic: string;
-  readonly stats: CollectorStats = { received: 0, accepted: 0, applied: 0, duplicate: 0, malformed: 0, oversize: 0, forged: 0, unsigned: 0, skipped: 0, writes: 0, writeErrors: 0 };
+  readonly stats: CollectorStats = { received: 0, accepted: 0, applied: 0, duplicate: 0, malformed: 0, oversize: 0, forged: 0, unsigned: 0, skipped: 0, writes: 0, writeErrors: 0, localboot: 0 };
   readonly #o: Required<Omit<CollectorOptions, 'logger'>> & { log: Logger };
   readonly #machines = new Map<string, MachineState>();
   #gapTimer: NodeJS.Timeout | undefined;
@@ -239,18 +243,24 @@ export class ProgressCollector {
   }
 
   /**
-   * Writes what is batched now: the status for the newest event first, then the history and the
-   * ack in chunks (each chunk leaves the batch once written). In this order a crash in between
-   * leaves the ack behind, so the agent resends and nothing is lost; the reverse could lose the
-   * status of an acknowledged event.
+   * Writes what is batched now: the status for the newest event first, then (install finished)
+   * the spec, then the history and the ack in chunks (each chunk leaves the batch once written).
+   * In this order a crash in between leaves the ack behind, so the agent resends and nothing is
+   * lost; the reverse could lose the status or the spec change of an acknowledged event.
    */
   async #write(id: string, m: MachineState): Promise<void> {
     const { store, keys } = this.#o;
     let count = m.batch.length;
     const newest = m.batch[count - 1];
     if (!newest) return;
-    await updateStatus(store, keys, id, () => statusFor(newest), () => new Date(this.#o.now()));
+    await updateStatus(store, keys, id, (current) => statusAfter(current, newest), () => new Date(this.#o.now()));
     this.stats.writes++;
+    if (installFinished(m.batch.slice(0, count))) {
+      if ((await installedToLocalboot(store, keys, id, () => new Date(this.#o.now()))) === 'localboot') {
+        this.stats.localboot++;
+        this.#o.log.info({ machine: id }, 'install complete: spec set to localboot');
+      }
+    }
     while (count > 0) {
       const chunk = m.batch.slice(0, Math.min(count, MAX_ENTRIES_PER_TXN));
       const puts = new Map<number, LogEntry>();

@@ -1,9 +1,16 @@
 // How progress events become etcd state (pure): the machine's status, and which events enter its
 // history. Percent ticks update the status but only some enter the history (the first of a step,
 // every 10 %, those with a message), so the bounded log keeps the install's story, not its ticks.
+// `complete` means installed, not yet booted: the machine stays `provisioning` at step `reboot`
+// until the installed system's first-boot report (seed/http/routes/firstboot.ts) makes it
+// `provisioned`.
 import { z } from 'zod';
+import type { Status } from '../../core/model/status.ts';
 import type { StatusChange } from '../../core/registry/status.ts';
 import { progressEventSchema, type ProgressEvent } from './event.ts';
+
+/** The step a machine shows between the installer's `complete` and the first-boot report. */
+export const REBOOT_STEP = 'reboot';
 
 /** Status for the latest event of a batch. */
 export function statusFor(ev: ProgressEvent): StatusChange {
@@ -16,8 +23,31 @@ export function statusFor(ev: ProgressEvent): StatusChange {
     case 'failed':
       return { state: 'failed', step: ev.step, progress: ev.percent, lastError: { code: ev.code ?? 'E_INSTALL', message: ev.message ?? `step ${ev.step} failed`, at: ev.time } };
     case 'complete':
-      return { state: 'provisioned', step: ev.step, progress: 100 };
+      return { state: 'provisioning', step: REBOOT_STEP, progress: 100 };
   }
+}
+
+/**
+ * The status change for the latest event given what is stored (undefined: leave it). A `complete`
+ * resent after the first-boot report (the agent resends what was not acknowledged) must not take
+ * a booted machine back to `provisioning`.
+ */
+export function statusAfter(current: Status | undefined, ev: ProgressEvent): StatusChange | undefined {
+  if (ev.state === 'complete' && current?.state === 'provisioned') return undefined;
+  return statusFor(ev);
+}
+
+/**
+ * Whether a batch (in seq order) finishes the install: its last terminal event (`complete` or
+ * `failed`) is `complete`. Then the seed sets the spec to `localboot`.
+ */
+export function installFinished(batch: readonly ProgressEvent[]): boolean {
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const s = batch[i]?.state;
+    if (s === 'complete') return true;
+    if (s === 'failed') return false;
+  }
+  return false;
 }
 
 export function shouldLog(lastLogged: ProgressEvent | undefined, ev: ProgressEvent): boolean {

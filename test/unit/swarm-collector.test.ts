@@ -97,8 +97,10 @@ test('a restarted collector continues from etcd; the ack never moves back when a
     await deliver('peer-1', ev(11, { state: 'complete', step: 'report' }));
     await until(async () => (await ack(store)) === 11);
     assert.equal(c.stats.duplicate, 1);
-    const st = JSON.parse((await store.get(keys.status('web-01')))!.value) as { state: string };
-    assert.equal(st.state, 'provisioned');
+    // complete: installed, waiting for the first boot (no spec here, so none is changed).
+    const st = JSON.parse((await store.get(keys.status('web-01')))!.value) as { state: string; step: string };
+    assert.deepEqual([st.state, st.step], ['provisioning', 'reboot']);
+    assert.equal(c.stats.localboot, 0);
     // Another seed folded in more meanwhile.
     await store.put(keys.progressSeq('web-01'), JSON.stringify({ seq: 30, peerId: 'peer-1', at: '2026-11-22T16:00:00.000Z' }));
     await deliver('peer-1', ev(12));

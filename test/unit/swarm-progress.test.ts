@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { Keys } from '../../core/keys.ts';
 import { MemoryStore } from '../../store/memory.ts';
 import { clampMessage, decodeEvent, encodeEvent, MAX_EVENT_BYTES, progressTopic, type ProgressEvent } from '../../swarm/progress/event.ts';
-import { shouldLog, statusFor } from '../../swarm/progress/fold.ts';
+import { installFinished, shouldLog, statusAfter, statusFor } from '../../swarm/progress/fold.ts';
 import { ProgressPublisher } from '../../swarm/progress/publisher.ts';
 import { ProgressReporter } from '../../swarm/progress/reporter.ts';
 import { Sequencer } from '../../swarm/progress/sequencer.ts';
@@ -63,7 +63,14 @@ test('fold: status per event state; history keeps the story, not every tick', ()
   assert.deepEqual(statusFor(ev(1, { percent: 5 })), { state: 'provisioning', step: 'debootstrap', progress: 5 });
   assert.deepEqual(statusFor(ev(1, { state: 'done' })), { state: 'provisioning', step: 'debootstrap', progress: 100 });
   assert.deepEqual(statusFor(ev(1, { state: 'failed', code: 'E_DISK', message: 'no disk' })).lastError, { code: 'E_DISK', message: 'no disk', at: T });
-  assert.equal(statusFor(ev(1, { state: 'complete' })).state, 'provisioned');
+  // complete: installed, not yet booted; the first-boot report makes it provisioned.
+  assert.deepEqual(statusFor(ev(1, { state: 'complete', step: 'report' })), { state: 'provisioning', step: 'reboot', progress: 100 });
+  const booted = { state: 'provisioned' as const, step: 'firstboot', since: T, updatedAt: T };
+  assert.equal(statusAfter(booted, ev(1, { state: 'complete' })), undefined, 'a resent complete leaves a booted machine alone');
+  assert.equal(statusAfter(booted, ev(1, { state: 'running', percent: 1 }))?.state, 'provisioning', 'a new install starts over');
+  assert.equal(installFinished([ev(1, { state: 'done' }), ev(2, { state: 'complete' })]), true);
+  assert.equal(installFinished([ev(1, { state: 'complete' }), ev(2, { state: 'failed' })]), false);
+  assert.equal(installFinished([ev(1, { state: 'done' })]), false);
   assert.equal(shouldLog(undefined, ev(1, { percent: 1 })), true);
   assert.equal(shouldLog(ev(1, { percent: 1 }), ev(2, { percent: 5 })), false);
   assert.equal(shouldLog(ev(1, { percent: 5 }), ev(2, { percent: 10 })), true);

@@ -17,6 +17,11 @@ export interface AgentDeps {
   collect: (signal: AbortSignal) => Promise<Inventory>;
   /** Called with every spec the machine is given (the plan runner subscribes here). */
   onSpec?: (spec: Spec | undefined) => Promise<void> | void;
+  /**
+   * Called once the machine is known, before its spec is read: returns the spec handler (the agent's
+   * swarm and installer start here, as they need the machine id). Wins over `onSpec`.
+   */
+  onMachine?: (machine: string, inventory: Inventory) => Promise<(spec: Spec | undefined) => Promise<void> | void>;
 }
 
 export interface AgentIdentity {
@@ -28,6 +33,10 @@ export interface AgentIdentity {
 const INSPECTABLE = new Set([undefined, 'discovered', 'inspected', 'ready', 'failed']);
 
 export async function reportInventory(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<string> {
+  return (await report(deps, identity, signal)).id;
+}
+
+async function report(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<{ id: string; inventory: Inventory }> {
   const inventory = inventorySchema.parse(await deps.collect(signal));
   const id = await resolveMachine(deps.store, deps.keys, {
     ...identity,
@@ -37,22 +46,23 @@ export async function reportInventory(deps: AgentDeps, identity: AgentIdentity, 
   await deps.store.put(deps.keys.inventory(id), encode(inventory), { signal });
   const status = await updateStatus(deps.store, deps.keys, id, (cur) => (INSPECTABLE.has(cur?.state) ? { state: 'inspected', step: 'inventory' } : undefined));
   deps.logger.info({ machine: id, state: status?.state, disks: inventory.disks.length, nics: inventory.nics.length }, 'inventory reported');
-  return id;
+  return { id, inventory };
 }
 
 /** Reports, then follows the spec until the signal aborts. */
 export async function runAgent(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<void> {
-  const id = await reportInventory(deps, identity, signal);
+  const { id, inventory } = await report(deps, identity, signal);
+  const onSpec = deps.onMachine ? await deps.onMachine(id, inventory) : deps.onSpec;
   const key = deps.keys.spec(id);
   const first = await deps.store.get(key, { signal });
   const fromRevision = first ? first.modRevision + 1 : (await deps.store.revision({ signal })) + 1;
-  await deps.onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
+  await onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
   try {
     for await (const ev of deps.store.watch(key, { signal, fromRevision })) {
       if (ev.key !== key) continue; // the prefix also matches e.g. machines/<id>/spec-old
       const spec = ev.type === 'put' && ev.value ? specSchema.parse(JSON.parse(ev.value)) : undefined;
       deps.logger.info({ machine: id, action: spec?.action, profile: spec?.profile }, 'spec changed');
-      await deps.onSpec?.(spec);
+      await onSpec?.(spec);
     }
   } catch (e) {
     if (!signal.aborted) throw e;

@@ -1,14 +1,20 @@
 // `lpmos agent`: started by the ramdisk's init. Settings come from the kernel command line
 // (core/cmdline.ts); `--cmdline TEXT` overrides /proc/cmdline for tests and manual runs.
 // This file is also the entry the ramdisk bundles into one file (boot/ramdisk).
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { decodeAgentCmdline, type AgentBootSettings } from '../core/cmdline.ts';
 import { ErrorCode, formatError, isLpmosError, exitCodes } from '../core/errors.ts';
 import { Keys } from '../core/keys.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { openStore } from '../store/connect.ts';
 import { collectInventory } from './inventory/collect.ts';
+import { recordProcessGroups } from '../installers/exec.ts';
+import { AgentSwarm } from '../swarm/agent-swarm.ts';
 import { runAgent } from './agent.ts';
+import { SpecFollower, type ProgressSink } from './installer.ts';
+import { endLeftoverGroups } from './leftovers.ts';
 
 /**
  * The seed's etcd may not answer at once (a seed restarting, a slow link, a machine still busy with its
@@ -32,18 +38,91 @@ async function openStoreRetrying(endpoints: string[], logger: Logger, signal: Ab
   }
 }
 
-export async function agentMain(settings: AgentBootSettings, logger: Logger, signal: AbortSignal): Promise<void> {
+export interface AgentRuntime {
+  /** Reboots the machine. Only the ramdisk's agent gets the real one (LPMOS_RAMDISK=1, set by its init). */
+  reboot: () => Promise<void>;
+  /** Where the process groups of install commands are recorded (ramdisk: /run/lpmos/commands). */
+  commandsDir?: string;
+  /** Mount point of the new root. */
+  target: string;
+  /** Why this agent must not install (it does not run from the ramdisk); undefined when it may. */
+  refuseInstall?: string;
+}
+
+const run = promisify(execFile);
+
+/** The ramdisk's runtime: the real reboot and /target; elsewhere a reboot is only logged and the agent stops. */
+export function defaultRuntime(logger: Logger, stop: AbortController): AgentRuntime {
+  if (process.env.LPMOS_RAMDISK === '1') {
+    return {
+      target: '/target',
+      commandsDir: '/run/lpmos/commands',
+      reboot: async () => {
+        await run('reboot'); // the ramdisk's reboot: sync, then busybox reboot -f
+        await new Promise(() => undefined); // the kernel ends us
+      },
+    };
+  }
+  return {
+    target: process.env.LPMOS_TARGET ?? '/target',
+    ...(process.env.LPMOS_ALLOW_INSTALL === '1' ? {} : { refuseInstall: 'this agent does not run from the LPMOS ramdisk: it refuses to write the disks of the machine it runs on (set LPMOS_ALLOW_INSTALL=1 to allow it)' }),
+    reboot: async () => {
+      logger.warn('the machine should reboot now; not in the agent ramdisk (LPMOS_RAMDISK unset), so the agent stops instead');
+      stop.abort();
+    },
+  };
+}
+
+export async function agentMain(settings: AgentBootSettings, logger: Logger, signal: AbortSignal, runtime: AgentRuntime): Promise<void> {
   logger.info({ seed: settings.seed, etcd: settings.etcd, site: settings.site, machine: settings.machine, bootMac: settings.bootMac }, 'agent starting');
+  if (runtime.commandsDir) {
+    await endLeftoverGroups(runtime.commandsDir, logger);
+    recordProcessGroups(runtime.commandsDir);
+  }
   const store = await openStoreRetrying(settings.etcd, logger, signal);
+  const keys = new Keys(settings.prefix, settings.site);
+  let swarm: AgentSwarm | undefined;
+  let follower: SpecFollower | undefined;
   try {
     await runAgent(
-      { store, keys: new Keys(settings.prefix, settings.site), logger, collect: (s) => collectInventory({ signal: s }) },
+      {
+        store, keys, logger, collect: (s) => collectInventory({ signal: s }),
+        onMachine: async (machine, inventory) => {
+          let progress: ProgressSink;
+          if (settings.bootstrap.length) {
+            swarm = await AgentSwarm.start({ store, keys, site: settings.site, machine, bootstrap: settings.bootstrap, logger: logger.child({ component: 'swarm' }) }, signal);
+            logger.info({ peerId: swarm.peerId, bootstrap: settings.bootstrap }, 'joined the swarm');
+            const s = swarm;
+            progress = { report: (p) => s.report(p), drain: (ms) => s.drain(ms) };
+          } else {
+            progress = noSwarm(logger);
+          }
+          follower = new SpecFollower({
+            store, keys, logger, inventory, progress, reboot: runtime.reboot,
+            ...(runtime.refuseInstall ? { refuseInstall: runtime.refuseInstall } : {}),
+            context: { machine, seedUrl: settings.seed, target: runtime.target, ...(settings.bootMac ? { bootMac: settings.bootMac } : {}) },
+          });
+          const f = follower;
+          return (spec) => f.onSpec(spec);
+        },
+      },
       { ...(settings.machine ? { machine: settings.machine } : {}), ...(settings.bootMac ? { bootMac: settings.bootMac } : {}) },
       signal,
     );
   } finally {
+    await follower?.stop('the agent is stopping');
+    await swarm?.stop().catch(() => false);
     await store.close();
   }
+}
+
+/** Without a swarm (no lpmos.bootstrap) progress has nowhere to go but the log: the seed sees only etcd. */
+function noSwarm(logger: Logger): ProgressSink {
+  logger.warn('no lpmos.bootstrap on the kernel command line: install progress is logged here only, and the seed will not learn when an install completes');
+  return {
+    report: (p) => logger.info({ progress: p }, 'progress'),
+    drain: () => Promise.resolve(true),
+  };
 }
 
 /** Runs the agent from a command line text; returns the exit code. */
@@ -55,7 +134,7 @@ export async function runFromCmdline(cmdline: string | undefined): Promise<numbe
   process.once('SIGTERM', onSignal);
   try {
     const text = cmdline ?? (await readFile('/proc/cmdline', 'utf8'));
-    await agentMain(decodeAgentCmdline(text), logger, stop.signal);
+    await agentMain(decodeAgentCmdline(text), logger, stop.signal, defaultRuntime(logger, stop));
     return 0;
   } catch (e) {
     logger.error({ code: isLpmosError(e) ? e.code : ErrorCode.Internal, err: formatError(e) }, 'agent failed');

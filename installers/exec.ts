@@ -2,6 +2,8 @@
 // kills debootstrap together with the dpkg and maintainer scripts it started, LC_ALL=C so the
 // output the probes parse is the same everywhere, and fd 3 for debootstrap's progress protocol.
 import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, LpmosError } from '../core/errors.ts';
 
 export interface ExecOptions {
@@ -14,6 +16,18 @@ export interface ExecOptions {
   onLine?: (line: string) => void;
   /** SIGTERM → SIGKILL grace on abort. */
   killAfterMs?: number;
+}
+
+let recordDir: string | undefined;
+
+/**
+ * Records the process group of every command started from now on as a file `<dir>/<pgid>`, removed
+ * when it ends: an agent killed hard (SIGKILL, OOM) leaves debootstrap running, and the agent that
+ * starts next ends those groups before it resumes the plan (agent/leftovers.ts). Off by default.
+ */
+export function recordProcessGroups(dir: string | undefined): void {
+  recordDir = dir;
+  if (dir) mkdirSync(dir, { recursive: true });
 }
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
@@ -41,6 +55,12 @@ export function execCommand(argv: string[], opts: ExecOptions): Promise<ExecResu
       env: { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}`, LC_ALL: 'C', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe', ...(opts.onFd3Line ? (['pipe'] as const) : [])],
     });
+    const record = recordDir && child.pid ? join(recordDir, String(child.pid)) : undefined;
+    if (record) {
+      try {
+        writeFileSync(record, argv.join(' ').slice(0, 200));
+      } catch { /* best effort: only a hard kill makes it matter */ }
+    }
     let stdout = '';
     let stderr = '';
     const out = lines(opts.onLine);
@@ -68,6 +88,7 @@ export function execCommand(argv: string[], opts: ExecOptions): Promise<ExecResu
       reject(new LpmosError(ErrorCode.Unavailable, `${cmd}: ${e.message}`, { cause: e }));
     });
     child.on('close', (code, sig) => {
+      if (record) rmSync(record, { force: true });
       opts.signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       if (opts.signal.aborted) {

@@ -65,12 +65,17 @@ export class AgentSwarm {
     this.reporter.report(input);
   }
 
+  /** Waits (up to `ms`) until the seed acknowledged every event reported so far. True when it did. */
+  async drain(ms: number): Promise<boolean> {
+    this.reporter.publisher.flush();
+    const end = Date.now() + ms;
+    while (this.reporter.publisher.unacked().length > 0 && Date.now() < end) await sleep(50);
+    return this.reporter.publisher.unacked().length === 0;
+  }
+
   /** Waits (up to `drainMs`) until the seed acknowledged every event, then stops. True when drained. */
   async stop(drainMs = 5000): Promise<boolean> {
-    this.reporter.publisher.flush();
-    const end = Date.now() + drainMs;
-    while (this.reporter.publisher.unacked().length > 0 && Date.now() < end) await sleep(50);
-    const drained = this.reporter.publisher.unacked().length === 0;
+    const drained = await this.drain(drainMs);
     await this.reporter.stop();
     await this.swarm.stop();
     return drained;

@@ -69,6 +69,9 @@ describe('agent (first part) on this machine', () => {
       await applyDocuments(store, keys, validateDocuments([{ kind: 'Profile', name: 'p1', os: { name: 'debian', version: '12' }, storage: { disks: [{ id: 'd0' }], partitions: [{ id: 'r', disk: 'd0', size: 'rest' }], filesystems: [{ device: 'r', type: 'ext4', mount: '/' }] } }], 't'));
       await assignMachine(store, keys, 'm-5254007a0001', { action: 'install', profile: 'p1' });
       await until('spec seen', async () => (agent.log().includes('"spec changed"') && agent.log().includes('"profile":"p1"') ? true : undefined));
+      // Not the ramdisk's agent: it must refuse to write this host's disks, and say so.
+      await until('install refused', async () => (agent.log().includes('refuses to write the disks of the machine it runs on') ? true : undefined));
+      assert.doesNotMatch(agent.log(), /"install plan ready"/);
     } finally {
       agent.child.kill('SIGTERM');
     }

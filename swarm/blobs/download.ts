@@ -1,0 +1,257 @@
+// One blob's download (issue 7): pieces from several holders at once (plan.ts), each verified
+// against the manifest before it is stored — the store announces it at once, so others can fetch
+// from us while we are still downloading. A holder that sends bad bytes is dropped for this blob
+// and the piece asked elsewhere; one that fails or is slow twice is replaced; a piece no peer has,
+// or that peers failed twice, comes from the seed (HTTP Range). The whole is verified at the end.
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import type { BlobManifest, BlobStats, FetchOptions, HaveEntry, PieceStore } from './api.ts';
+import { hasBit } from './bitfield.ts';
+import { pieceLength, pieceMatches } from './manifest.ts';
+import { failureOf, PieceError } from './piece-error.ts';
+import { nextPeerPiece, nextSeedPiece, type HolderView } from './plan.ts';
+
+export interface DownloadTuning {
+  /** Pieces in flight in total, per holder, and from the seed. */
+  concurrency: number;
+  perHolder: number;
+  seedConcurrency: number;
+  /** A peer piece slower than this is abandoned (the holder counts a failure), ms. */
+  pieceTimeoutMs: number;
+  /** A seed piece slower than this is retried, ms. */
+  seedTimeoutMs: number;
+  /** Failures (error, timeout) after which a holder is no longer asked for this blob. */
+  maxHolderFailures: number;
+  /** Peer failures of one piece after which the seed may serve it. */
+  seedAfterPeerFailures: number;
+  /** With no seed URL: give up when no holder has a missing piece for this long, ms. */
+  noSourceTimeoutMs: number;
+}
+
+export const DEFAULT_TUNING: DownloadTuning = {
+  concurrency: 8,
+  perHolder: 2,
+  seedConcurrency: 2,
+  pieceTimeoutMs: 5000,
+  seedTimeoutMs: 30_000,
+  maxHolderFailures: 2,
+  seedAfterPeerFailures: 2,
+  noSourceTimeoutMs: 10_000,
+};
+
+export interface DownloadDeps {
+  store: PieceStore;
+  self: string;
+  holders: (sha256: string) => HaveEntry[];
+  /** Forget a holder for a blob in the shared index (bad bytes). */
+  forget: (peerId: string, sha256: string) => void;
+  peerPiece: (holder: HaveEntry, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
+  seedPiece: (url: string, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
+  stats: BlobStats;
+  log: Logger;
+  tuning: DownloadTuning;
+}
+
+export interface DownloadResult {
+  fromSeed: number;
+  fromPeers: number;
+  peers: string[];
+  dropped: string[];
+}
+
+interface Holder extends HolderView {
+  entry: HaveEntry;
+  failures: number;
+}
+
+export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOptions): Promise<DownloadResult> {
+  const sha = m.sha256;
+  const t = d.tuning;
+  const state = await d.store.open(m, opts.signal);
+  const n = m.pieces.length;
+  const result: DownloadResult = { fromSeed: 0, fromPeers: 0, peers: [], dropped: [] };
+  const inFlight = new Map<number, 'seed' | string>();
+  const excluded = new Map<number, Set<string>>();
+  const peerFailures = new Map<number, number>();
+  const holders = new Map<string, Holder>();
+  const gone = new Set<string>(); // dropped (bad bytes) or failed too often
+  let seedInFlight = 0;
+  let lastSource = Date.now();
+  let wake: () => void = () => undefined;
+  let firstError: unknown;
+  const abort = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
+
+  const missing = (): number => n - (d.store.get(sha)?.count ?? state.count);
+  const wanted = (i: number): boolean => !hasBit(state.have, i) && !inFlight.has(i);
+
+  const refresh = (): void => {
+    for (const e of d.holders(sha)) {
+      if (e.peerId === d.self || gone.has(e.peerId) || e.pieces !== n) continue;
+      const h = holders.get(e.peerId);
+      if (h) h.entry = e;
+      else holders.set(e.peerId, { id: e.peerId, entry: e, have: e.have, inFlight: 0, busyUntil: 0, failures: 0 });
+      holders.get(e.peerId)!.have = e.have;
+    }
+  };
+
+  const progress = (): void => {
+    const s = d.store.get(sha);
+    opts.onProgress?.({ bytes: s ? bytesPresent(m, s.have) : 0, size: m.size, fromSeed: result.fromSeed, fromPeers: result.fromPeers });
+  };
+
+  const accept = async (i: number, bytes: Uint8Array): Promise<void> => {
+    await d.store.putPiece(sha, i, bytes, signal);
+    progress();
+  };
+
+  const fromPeer = async (h: Holder, i: number): Promise<void> => {
+    const timeout = AbortSignal.timeout(t.pieceTimeoutMs);
+    const sig = AbortSignal.any([signal, timeout]);
+    try {
+      const bytes = await d.peerPiece(h.entry, m, i, sig);
+      if (!pieceMatches(m, i, bytes)) throw new PieceError('bad-bytes', `piece ${i} of ${sha.slice(0, 12)} from ${h.id.slice(-8)} does not match its sha256`);
+      await accept(i, bytes);
+      lastSource = Date.now();
+      h.failures = 0;
+      result.fromPeers += bytes.length;
+      d.stats.bytesFromPeers += bytes.length;
+      d.stats.piecesFromPeers++;
+      if (!result.peers.includes(h.id)) result.peers.push(h.id);
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      const why = failureOf(e, timeout);
+      if (why === 'bad-bytes') {
+        d.stats.badPieces++;
+        d.stats.peersDropped++;
+        d.log.warn({ blob: sha.slice(0, 12), piece: i, peer: h.id }, 'peer sent bad bytes: dropped for this blob');
+        dropHolder(h.id, true);
+      } else if (why === 'busy') {
+        h.busyUntil = Date.now() + 250;
+      } else if (why === 'not-found') {
+        exclude(h.id, i);
+      } else {
+        exclude(h.id, i);
+        peerFailures.set(i, (peerFailures.get(i) ?? 0) + 1);
+        if (++h.failures >= t.maxHolderFailures) {
+          d.log.info({ blob: sha.slice(0, 12), peer: h.id, why }, 'holder failed or is slow: replaced for this blob');
+          dropHolder(h.id, false);
+        }
+      }
+    }
+  };
+
+  const fromSeed = async (url: string, i: number): Promise<void> => {
+    const sig = AbortSignal.any([signal, AbortSignal.timeout(t.seedTimeoutMs)]);
+    try {
+      const bytes = await d.seedPiece(url, m, i, sig);
+      if (!pieceMatches(m, i, bytes)) throw new LpmosError(ErrorCode.Validation, `piece ${i} of ${sha.slice(0, 12)} from the seed (${url}) does not match its sha256`);
+      await accept(i, bytes);
+      lastSource = Date.now();
+      result.fromSeed += bytes.length;
+      d.stats.bytesFromSeed += bytes.length;
+      d.stats.piecesFromSeed++;
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      // The seed is the source of truth: bad bytes from it, or a 404, end the fetch.
+      if (e instanceof LpmosError && (e.code === ErrorCode.Validation || e.code === ErrorCode.NotFound)) firstError ??= e;
+      else d.log.warn({ blob: sha.slice(0, 12), piece: i, err: (e as Error).message }, 'seed piece failed; retrying');
+      await sleep(200, undefined, { signal }).catch(() => undefined);
+    }
+  };
+
+  function exclude(peer: string, i: number): void {
+    let s = excluded.get(i);
+    if (!s) excluded.set(i, (s = new Set()));
+    s.add(peer);
+  }
+
+  function dropHolder(peer: string, bad: boolean): void {
+    gone.add(peer);
+    holders.delete(peer);
+    if (bad) {
+      d.forget(peer, sha);
+      if (!result.dropped.includes(peer)) result.dropped.push(peer);
+    }
+  }
+
+  const run = (i: number, source: 'seed' | string, p: Promise<void>): void => {
+    inFlight.set(i, source);
+    p.catch((e: unknown) => {
+      firstError ??= e;
+    }).finally(() => {
+      inFlight.delete(i);
+      if (source === 'seed') seedInFlight--;
+      else {
+        const h = holders.get(source);
+        if (h) h.inFlight--;
+      }
+      wake();
+    });
+  };
+
+  try {
+    while (missing() > 0) {
+      if (firstError) throw firstError;
+      signal.throwIfAborted();
+      refresh();
+      const view = [...holders.values()];
+      const plan = { pieces: n, wanted, holders: view, perHolder: t.perHolder, excluded: (h: string, i: number) => excluded.get(i)?.has(h) ?? false, now: Date.now() };
+      let started = false;
+      while (inFlight.size < t.concurrency) {
+        const next = nextPeerPiece(plan);
+        if (!next) break;
+        const h = holders.get(next.holder)!;
+        h.inFlight++;
+        run(next.index, h.id, fromPeer(h, next.index));
+        started = true;
+      }
+      if (opts.seedUrl) {
+        const seedUrl = opts.seedUrl;
+        while (inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
+          const i = nextSeedPiece({ ...plan, forSeed: (j) => (peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures });
+          if (i === undefined) break;
+          seedInFlight++;
+          run(i, 'seed', fromSeed(seedUrl, i));
+          started = true;
+        }
+      } else if (inFlight.size === 0 && !started && Date.now() - lastSource > t.noSourceTimeoutMs) {
+        throw new LpmosError(ErrorCode.Unavailable, `blob ${sha.slice(0, 12)}: ${missing()} pieces missing, no peer has them and no seed URL was given`);
+      }
+      // Wait for a piece to finish or for news (gossip updates the index; busy holders cool down).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, inFlight.size === 0 ? 100 : 250);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    if (firstError && missing() > 0) throw firstError;
+  } finally {
+    abort.abort();
+    // Let requests still in flight settle before the caller may remove the blob.
+    while (inFlight.size > 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 50)));
+  }
+  await verifyWhole(d.store, m);
+  return result;
+}
+
+function bytesPresent(m: BlobManifest, have: Uint8Array): number {
+  let b = 0;
+  for (let i = 0; i < m.pieces.length; i++) if (hasBit(have, i)) b += pieceLength(m, i);
+  return b;
+}
+
+/** The whole's sha256 from the store's bytes; E_VALIDATION (and the blob removed) when it differs. */
+export async function verifyWhole(store: PieceStore, m: BlobManifest): Promise<void> {
+  const h = createHash('sha256');
+  for await (const c of store.read(m.sha256)) h.update(c as Uint8Array);
+  const got = h.digest('hex');
+  if (got !== m.sha256) {
+    await store.remove(m.sha256);
+    throw new LpmosError(ErrorCode.Validation, `blob ${m.sha256.slice(0, 12)}: every piece matched but the whole is ${got.slice(0, 12)}: the manifest's piece hashes are not this blob's`);
+  }
+}

@@ -1,0 +1,56 @@
+// Who holds what, on the receiving side: the latest have of every (peer, blob), from gossip and
+// have? answers. Entries older than `ttlMs` are not offered (a holder re-announces periodically);
+// a peer that disconnects or is unenrolled is forgotten by `forgetPeer`. Pure data structure.
+import type { HaveEntry } from './api.ts';
+import { fullBits, hasBit } from './bitfield.ts';
+import type { DecodedBlobHave } from './have.ts';
+
+export class HolderIndex {
+  readonly ttlMs: number;
+  #byBlob = new Map<string, Map<string, HaveEntry>>();
+  #now: () => number;
+
+  constructor(opts: { ttlMs?: number; now?: () => number } = {}) {
+    this.ttlMs = opts.ttlMs ?? 60_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Records one peer's have message (its blobs, where to reach it, and blobs it dropped). */
+  update(peerId: string, where: { addrs: string[]; http?: string | undefined }, blobs: DecodedBlobHave[], gone: string[] = []): void {
+    const at = this.#now();
+    for (const b of blobs) {
+      let peers = this.#byBlob.get(b.sha256);
+      if (!peers) this.#byBlob.set(b.sha256, (peers = new Map()));
+      const have = b.have === 'all' ? fullBits(b.pieces) : b.have;
+      peers.set(peerId, { peerId, sha256: b.sha256, pieces: b.pieces, have, addrs: where.addrs, ...(where.http ? { http: where.http } : {}), at });
+    }
+    for (const sha of gone) this.#byBlob.get(sha)?.delete(peerId);
+  }
+
+  /** A peer that left (disconnected, unenrolled): none of its blobs is offered any more. */
+  forgetPeer(peerId: string): void {
+    for (const peers of this.#byBlob.values()) peers.delete(peerId);
+  }
+
+  forget(peerId: string, sha256: string): void {
+    this.#byBlob.get(sha256)?.delete(peerId);
+  }
+
+  /** Fresh holders of a blob, newest first. */
+  holders(sha256: string): HaveEntry[] {
+    const peers = this.#byBlob.get(sha256);
+    if (!peers) return [];
+    const fresh = this.#now() - this.ttlMs;
+    return [...peers.values()].filter((e) => e.at >= fresh).sort((a, b) => b.at - a.at);
+  }
+
+  /** How many fresh holders have piece i (for rarest-first). */
+  availability(sha256: string, pieces: number): number[] {
+    const counts = new Array<number>(pieces).fill(0);
+    for (const e of this.holders(sha256)) {
+      if (e.pieces !== pieces) continue;
+      for (let i = 0; i < pieces; i++) if (hasBit(e.have, i)) counts[i]!++;
+    }
+    return counts;
+  }
+}

@@ -1,0 +1,104 @@
+// Serving `/lpmos/blob/1.0.0` (wire.ts): pieces, have? answers and manifests from the local piece
+// store. Piece uploads are capped per requesting peer and in total (BUSY beyond); the requester's
+// peer id is the one noise proved, and the gater admitted only enrolled peers. A handler never
+// throws into libp2p: errors abort the one stream.
+import type { Connection, Stream } from '@libp2p/interface';
+import type { Libp2p } from '@libp2p/interface';
+import type { Logger } from '../../core/log.ts';
+import type { BlobStats, PieceStore } from './api.ts';
+import { hasBit } from './bitfield.ts';
+import { encodeManifest } from './manifest.ts';
+import { StreamReader, sendAll } from './stream-io.ts';
+import type { UploadLimiter } from './upload-limit.ts';
+import { BLOB_PROTOCOL, decodeRequest, MAX_REQUEST, ReqType, requestLength, responseHeader, Status } from './wire.ts';
+
+export interface P2pServerDeps {
+  libp2p: Libp2p;
+  store: PieceStore;
+  limiter: UploadLimiter;
+  stats: BlobStats;
+  /** The have message for these blobs (only those held), encoded. */
+  haveFor: (blobs: string[]) => Uint8Array;
+  /** Serve pieces (false on the seed: it answers have?/manifest only, pieces come from its HTTP). */
+  servePieces: boolean;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+export class P2pBlobServer {
+  #d: P2pServerDeps;
+
+  constructor(deps: P2pServerDeps) {
+    this.#d = deps;
+  }
+
+  async start(): Promise<void> {
+    // Inbound streams per connection: a requester keeps a few pieces in flight per holder; the
+    // upload cap refuses more with BUSY, which is cheaper than libp2p resetting the stream.
+    await this.#d.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => this.#handle(stream, connection), { maxInboundStreams: 64, maxOutboundStreams: 64 });
+  }
+
+  async stop(): Promise<void> {
+    await this.#d.libp2p.unhandle(BLOB_PROTOCOL).catch(() => undefined);
+  }
+
+  async #handle(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const signal = AbortSignal.timeout(this.#d.timeoutMs ?? 30_000);
+    const onAbort = (): void => stream.abort(new Error('blob request timed out'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const raw = await new StreamReader(stream).readFramed(requestLength, MAX_REQUEST);
+      const req = raw ? decodeRequest(raw) : undefined;
+      if (!req) {
+        await sendAll(stream, [responseHeader(Status.BadRequest, 0)], signal);
+      } else if (req.type === ReqType.Have) {
+        const body = this.#d.haveFor(req.blobs);
+        await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
+      } else if (req.type === ReqType.Manifest) {
+        const s = this.#d.store.get(req.sha256);
+        if (!s) await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);
+        else {
+          const body = Buffer.from(encodeManifest(s.manifest));
+          await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
+        }
+      } else {
+        await this.#piece(stream, peer, req.sha256, req.index, signal);
+      }
+      await stream.close({ signal });
+    } catch (e) {
+      this.#d.log.debug({ peer, err: (e as Error).message }, 'blob request failed');
+      stream.abort(e as Error);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #piece(stream: Stream, peer: string, sha256: string, index: number, signal: AbortSignal): Promise<void> {
+    const s = this.#d.store.get(sha256);
+    if (!this.#d.servePieces || !s || index >= s.manifest.pieces.length || !hasBit(s.have, index)) {
+      await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);
+      return;
+    }
+    const release = this.#d.limiter.tryAcquire(peer);
+    if (!release) {
+      this.#d.stats.uploadsRefused++;
+      await sendAll(stream, [responseHeader(Status.Busy, 0)], signal);
+      return;
+    }
+    try {
+      const bytes = await this.#d.store.getPiece(sha256, index, signal);
+      if (!bytes) {
+        await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);
+        return;
+      }
+      await sendAll(stream, [responseHeader(Status.Ok, bytes.length), bytes], signal);
+      // The slot is held until the bytes left for the transport, not only our write buffer.
+      await stream.close({ signal });
+      this.#d.stats.piecesServed++;
+      this.#d.stats.bytesServedToPeers += bytes.length;
+    } finally {
+      release();
+    }
+  }
+}

@@ -1,0 +1,277 @@
+// The blob exchange of one node (agent or seed), wired from the parts next to this file: the piece
+// store, have announcements and the holder index, the `/lpmos/blob/1.0.0` server, the HTTP piece
+// server, and the fetcher with single-flight per blob. The seed runs it with `role: 'seed'`: it
+// answers manifest queries and relays announcements but neither announces nor serves pieces to
+// peers (agents fall back to its HTTP artifact route, which the stats count as bytes from seed).
+import { createReadStream } from 'node:fs';
+import { silentLogger, type Logger } from '../../core/log.ts';
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
+import type { SwarmNode } from '../node.ts';
+import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
+import { HaveAnnouncer } from './announcer.ts';
+import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
+import { decodeHave, encodeHave } from './have.ts';
+import { HolderIndex } from './holders.ts';
+import { httpRange } from './http-client.ts';
+import { HttpBlobServer } from './http-server.ts';
+import { manifestFromFile } from './manifest-build.ts';
+import { decodeManifest, isManifest, pieceRange } from './manifest.ts';
+import { p2pHave, p2pManifest, p2pPiece } from './p2p-client.ts';
+import { P2pBlobServer } from './p2p-server.ts';
+import { seedWhole } from './seed-whole.ts';
+import { UploadLimiter } from './upload-limit.ts';
+
+export interface BlobServiceExtras {
+  /** `seed`: no announcements, no piece serving to peers (default `agent`). */
+  role?: 'agent' | 'seed';
+  logger?: Logger;
+  /** Download tuning beyond BlobServiceOptions (tests shorten timeouts). */
+  tuning?: Partial<DownloadTuning>;
+  /** Holder entries older than this are not used, ms (default 60 000). */
+  holderTtlMs?: number;
+  /** How long a fetch waits for have? answers before it starts, ms (default 1000). */
+  discoverMs?: number;
+}
+
+export function emptyStats(): BlobStats {
+  return { bytesFromSeed: 0, bytesFromPeers: 0, bytesServedToPeers: 0, piecesFromSeed: 0, piecesFromPeers: 0, piecesServed: 0, badPieces: 0, peersDropped: 0, uploadsRefused: 0, fetchesJoined: 0 };
+}
+
+export class BlobService implements BlobExchange {
+  readonly store: PieceStore;
+  readonly stats: BlobStats = emptyStats();
+  readonly index: HolderIndex;
+  readonly announcer: HaveAnnouncer;
+  readonly node: SwarmNode;
+  readonly limiter: UploadLimiter;
+  #o: BlobServiceOptions & BlobServiceExtras;
+  #log: Logger;
+  #p2p: P2pBlobServer;
+  #http: HttpBlobServer | undefined;
+  #httpUrl: string | undefined;
+  #tuning: DownloadTuning;
+  #flights = new Map<string, Promise<{ manifest: BlobManifest; r: DownloadResult }>>();
+  #stop = new AbortController();
+
+  constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
+    this.node = node;
+    this.store = opts.store;
+    this.#o = opts;
+    this.#log = opts.logger ?? silentLogger();
+    const agent = (opts.role ?? 'agent') === 'agent';
+    this.index = new HolderIndex({ ttlMs: opts.holderTtlMs ?? 60_000 });
+    this.limiter = new UploadLimiter(opts.uploads ?? {});
+    this.#tuning = {
+      ...DEFAULT_TUNING,
+      ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      ...(opts.perHolder ? { perHolder: opts.perHolder } : {}),
+      ...(opts.pieceTimeoutMs ? { pieceTimeoutMs: opts.pieceTimeoutMs } : {}),
+      ...opts.tuning,
+    };
+    this.announcer = new HaveAnnouncer({
+      pubsub: node.pubsub,
+      site: opts.site,
+      store: opts.store,
+      index: this.index,
+      where: () => ({ addrs: node.addrs(), http: this.#httpUrl }),
+      announce: agent,
+      log: this.#log,
+      ...(opts.announceEveryMs ? { everyMs: opts.announceEveryMs } : {}),
+    });
+    this.#p2p = new P2pBlobServer({
+      libp2p: node.libp2p,
+      store: opts.store,
+      limiter: this.limiter,
+      stats: this.stats,
+      haveFor: (blobs) => encodeHave(agent ? this.announcer.haveFor(blobs) : { v: 1, addrs: [], blobs: [] }),
+      servePieces: agent,
+      log: this.#log,
+    });
+    if (opts.http && agent) this.#http = new HttpBlobServer({ store: opts.store, limiter: this.limiter, stats: this.stats, log: this.#log });
+  }
+
+  get httpUrl(): string | undefined {
+    return this.#httpUrl;
+  }
+
+  get transport(): 'libp2p' | 'http' {
+    return this.#o.transport ?? 'libp2p';
+  }
+
+  async start(): Promise<void> {
+    this.#stop = new AbortController();
+    if (this.#http && this.#o.http) {
+      const { host, port } = this.#o.http;
+      const url = await this.#http.start(host, port ?? 0);
+      this.#httpUrl = host === '0.0.0.0' ? url.replace('0.0.0.0', this.#advertisedIp()) : url;
+    }
+    await this.#p2p.start();
+    this.announcer.start();
+    this.announcer.announceAll();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.announcer.stop();
+    await this.#p2p.stop();
+    await this.#http?.stop();
+  }
+
+  /** The first non-loopback IPv4 address the node listens on (what peers can reach), else loopback. */
+  #advertisedIp(): string {
+    for (const a of this.node.addrs()) {
+      const m = /^\/ip4\/([\d.]+)\//.exec(a);
+      if (m && !m[1]!.startsWith('127.') && m[1] !== '0.0.0.0') return m[1]!;
+    }
+    return '127.0.0.1';
+  }
+
+  holders(sha256: string): HaveEntry[] {
+    return this.index.holders(sha256).filter((e) => e.peerId !== this.node.peerId);
+  }
+
+  async add(path: string, opts: { pieceSize?: number; pin?: boolean } = {}): Promise<BlobManifest> {
+    const m = await manifestFromFile(path, opts.pieceSize ?? DEFAULT_PIECE_SIZE, this.#stop.signal);
+    await this.store.open(m);
+    const unpin = this.store.pin(m.sha256);
+    try {
+      let i = 0;
+      for await (const chunk of createReadStream(path, { highWaterMark: m.pieceSize })) {
+        // highWaterMark chunks are exactly pieceSize except the last, for a regular file.
+        await this.store.putPiece(m.sha256, i++, chunk as Buffer);
+      }
+    } catch (e) {
+      unpin();
+      throw e;
+    }
+    if (!opts.pin) unpin();
+    return m;
+  }
+
+  async fetch(blob: BlobManifest | BlobRef, opts: FetchOptions = {}): Promise<FetchResult> {
+    const sha = blob.sha256;
+    let flight = this.#flights.get(sha);
+    if (flight) this.stats.fetchesJoined++;
+    else {
+      flight = this.#fetchOnce(blob, opts).finally(() => this.#flights.delete(sha));
+      this.#flights.set(sha, flight);
+    }
+    const { manifest, r } = await (opts.signal ? raceAbort(flight, opts.signal) : flight);
+    const unpin = opts.pin === false ? () => undefined : this.store.pin(sha);
+    return { manifest, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers, dropped: r.dropped, unpin };
+  }
+
+  async #fetchOnce(blob: BlobManifest | BlobRef, opts: FetchOptions): Promise<{ manifest: BlobManifest; r: DownloadResult }> {
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal;
+    const held = this.store.get(blob.sha256);
+    if (held?.complete) return { manifest: held.manifest, r: { fromSeed: 0, fromPeers: 0, peers: [], dropped: [] } };
+    await this.#discover(blob.sha256, signal);
+    let manifest = isManifest(blob) ? blob : held?.manifest;
+    if (!manifest) manifest = await this.#askManifest(blob, signal);
+    if (!manifest) {
+      if (!opts.seedUrl) throw new LpmosError(ErrorCode.Unavailable, `blob ${blob.sha256.slice(0, 12)}: no peer knows it and no seed URL was given`);
+      return this.#fromSeedWhole(opts.seedUrl, blob, signal);
+    }
+    const m = manifest;
+    // Pinned for the download, and until every joined caller took its own pin.
+    await this.store.open(m, signal);
+    const unpin = this.store.pin(m.sha256);
+    try {
+      const r = await download(this.#deps(), m, { ...opts, signal });
+      return { manifest: m, r };
+    } catch (e) {
+      // A peer's manifest whose pieces verify but whose whole does not: take the file from the seed.
+      if (!isManifest(blob) && opts.seedUrl && e instanceof LpmosError && e.code === ErrorCode.Validation) return this.#fromSeedWhole(opts.seedUrl, blob, signal);
+      throw e;
+    } finally {
+      setImmediate(unpin);
+    }
+  }
+
+  async #fromSeedWhole(url: string, ref: BlobRef, signal: AbortSignal): Promise<{ manifest: BlobManifest; r: DownloadResult }> {
+    const { manifest, pieces } = await seedWhole(url, ref, signal);
+    await this.store.open(manifest, signal);
+    const unpin = this.store.pin(manifest.sha256);
+    try {
+      for (let i = 0; i < pieces.length; i++) await this.store.putPiece(manifest.sha256, i, pieces[i]!);
+    } finally {
+      setImmediate(unpin);
+    }
+    this.stats.bytesFromSeed += ref.size;
+    this.stats.piecesFromSeed += pieces.length;
+    return { manifest, r: { fromSeed: ref.size, fromPeers: 0, peers: [], dropped: [] } };
+  }
+
+  #deps() {
+    return {
+      store: this.store,
+      self: this.node.peerId,
+      holders: (sha: string) => this.holders(sha),
+      forget: (peer: string, sha: string) => this.index.forget(peer, sha),
+      peerPiece: (h: HaveEntry, m: BlobManifest, i: number, signal: AbortSignal) => {
+        const r = pieceRange(m, i);
+        if (this.transport === 'http' && h.http) return httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal);
+        return p2pPiece(this.node.libp2p, h, m.sha256, i, r.end - r.start, signal);
+      },
+      seedPiece: (url: string, m: BlobManifest, i: number, signal: AbortSignal) => {
+        const r = pieceRange(m, i);
+        return httpRange(url, r.start, r.end, m.size, signal);
+      },
+      stats: this.stats,
+      log: this.#log,
+      tuning: this.#tuning,
+    };
+  }
+
+  /** Connected peers, at most 16 at random: who we ask have? and manifest?. */
+  #connected(): { peerId: string; addrs: string[] }[] {
+    const peers = this.node.libp2p.getPeers().map((p) => ({ peerId: p.toString(), addrs: [] as string[] }));
+    for (let i = peers.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [peers[i], peers[j]] = [peers[j]!, peers[i]!];
+    }
+    return peers.slice(0, 16);
+  }
+
+  /** Asks connected peers what they hold of this blob (answers go into the index). */
+  async #discover(sha: string, signal: AbortSignal): Promise<void> {
+    const wait = AbortSignal.any([signal, AbortSignal.timeout(this.#o.discoverMs ?? 1000)]);
+    await Promise.allSettled(
+      this.#connected().map(async (p) => {
+        const r = decodeHave(await p2pHave(this.node.libp2p, p, [sha], wait));
+        if (r.ok && r.blobs.length > 0) this.index.update(p.peerId, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, []);
+      }),
+    );
+  }
+
+  /** A manifest for a ref from a holder or any connected peer (the seed answers for its artifacts). */
+  async #askManifest(ref: BlobRef, signal: AbortSignal): Promise<BlobManifest | undefined> {
+    const targets = [...this.holders(ref.sha256).map((h) => ({ peerId: h.peerId, addrs: h.addrs })), ...this.#connected()];
+    const seen = new Set<string>();
+    for (const t of targets) {
+      if (seen.has(t.peerId) || t.peerId === this.node.peerId) continue;
+      seen.add(t.peerId);
+      try {
+        const m = decodeManifest(await p2pManifest(this.node.libp2p, t, ref.sha256, AbortSignal.any([signal, AbortSignal.timeout(2000)])));
+        if (m.sha256 === ref.sha256 && m.size === ref.size) return m;
+      } catch {
+        // next
+      }
+      if (seen.size >= 4) break;
+    }
+    return undefined;
+  }
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export function createBlobService(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras): BlobService {
+  return new BlobService(node, opts);
+}

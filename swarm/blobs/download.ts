@@ -125,8 +125,10 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       const why = failureOf(e, timeout);
       if (why === 'bad-bytes') {
         d.stats.badPieces++;
-        d.stats.peersDropped++;
-        d.log.warn({ blob: sha.slice(0, 12), piece: i, peer: h.id }, 'peer sent bad bytes: dropped for this blob');
+        if (!result.dropped.includes(h.id)) {
+          d.stats.peersDropped++;
+          d.log.warn({ blob: sha.slice(0, 12), piece: i, peer: h.id }, 'peer sent bad bytes: dropped for this blob');
+        }
         dropHolder(h.id, true);
       } else if (why === 'busy') {
         h.busyUntil = Date.now() + 250;

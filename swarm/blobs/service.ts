@@ -33,6 +33,18 @@ export interface BlobServiceExtras {
   discoverMs?: number;
 }
 
+/** One download's outcome; `unpin` releases the pin it holds for its callers. */
+interface Outcome {
+  manifest: BlobManifest;
+  r: DownloadResult;
+  unpin: () => void;
+}
+
+interface Flight {
+  promise: Promise<Outcome>;
+  waiters: number;
+}
+
 export function emptyStats(): BlobStats {
   return { bytesFromSeed: 0, bytesFromPeers: 0, bytesServedToPeers: 0, piecesFromSeed: 0, piecesFromPeers: 0, piecesServed: 0, badPieces: 0, peersDropped: 0, uploadsRefused: 0, fetchesJoined: 0 };
 }
@@ -50,8 +62,10 @@ export class BlobService implements BlobExchange {
   #http: HttpBlobServer | undefined;
   #httpUrl: string | undefined;
   #tuning: DownloadTuning;
-  #flights = new Map<string, Promise<{ manifest: BlobManifest; r: DownloadResult }>>();
+  #flights = new Map<string, Flight>();
   #stop = new AbortController();
+  /** `peer blob` pairs whose holder sent bad bytes: never asked for that blob again. */
+  #bad = new Set<string>();
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -127,7 +141,7 @@ export class BlobService implements BlobExchange {
   }
 
   holders(sha256: string): HaveEntry[] {
-    return this.index.holders(sha256).filter((e) => e.peerId !== this.node.peerId);
+    return this.index.holders(sha256).filter((e) => e.peerId !== this.node.peerId && !this.#bad.has(`${e.peerId} ${sha256}`));
   }
 
   async add(path: string, opts: { pieceSize?: number; pin?: boolean } = {}): Promise<BlobManifest> {
@@ -153,18 +167,25 @@ export class BlobService implements BlobExchange {
     let flight = this.#flights.get(sha);
     if (flight) this.stats.fetchesJoined++;
     else {
-      flight = this.#fetchOnce(blob, opts).finally(() => this.#flights.delete(sha));
-      this.#flights.set(sha, flight);
+      const f: Flight = { waiters: 0, promise: undefined as unknown as Flight['promise'] };
+      f.promise = this.#fetchOnce(blob, opts).finally(() => this.#flights.delete(sha));
+      this.#flights.set(sha, (flight = f));
     }
-    const { manifest, r } = await (opts.signal ? raceAbort(flight, opts.signal) : flight);
-    const unpin = opts.pin === false ? () => undefined : this.store.pin(sha);
-    return { manifest, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers, dropped: r.dropped, unpin };
+    flight.waiters++;
+    try {
+      const { manifest, r } = await (opts.signal ? raceAbort(flight.promise, opts.signal) : flight.promise);
+      const unpin = opts.pin === false ? () => undefined : this.store.pin(sha);
+      return { manifest, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers, dropped: r.dropped, unpin };
+    } finally {
+      // The download's own pin is held until every caller took its own.
+      if (--flight.waiters === 0) flight.promise.then((x) => x.unpin(), () => undefined);
+    }
   }
 
-  async #fetchOnce(blob: BlobManifest | BlobRef, opts: FetchOptions): Promise<{ manifest: BlobManifest; r: DownloadResult }> {
+  async #fetchOnce(blob: BlobManifest | BlobRef, opts: FetchOptions): Promise<Outcome> {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal;
     const held = this.store.get(blob.sha256);
-    if (held?.complete) return { manifest: held.manifest, r: { fromSeed: 0, fromPeers: 0, peers: [], dropped: [] } };
+    if (held?.complete) return { manifest: held.manifest, r: { fromSeed: 0, fromPeers: 0, peers: [], dropped: [] }, unpin: this.store.pin(blob.sha256) };
     await this.#discover(blob.sha256, signal);
     let manifest = isManifest(blob) ? blob : held?.manifest;
     if (!manifest) manifest = await this.#askManifest(blob, signal);
@@ -178,28 +199,28 @@ export class BlobService implements BlobExchange {
     const unpin = this.store.pin(m.sha256);
     try {
       const r = await download(this.#deps(), m, { ...opts, signal });
-      return { manifest: m, r };
+      return { manifest: m, r, unpin };
     } catch (e) {
+      unpin();
       // A peer's manifest whose pieces verify but whose whole does not: take the file from the seed.
       if (!isManifest(blob) && opts.seedUrl && e instanceof LpmosError && e.code === ErrorCode.Validation) return this.#fromSeedWhole(opts.seedUrl, blob, signal);
       throw e;
-    } finally {
-      setImmediate(unpin);
     }
   }
 
-  async #fromSeedWhole(url: string, ref: BlobRef, signal: AbortSignal): Promise<{ manifest: BlobManifest; r: DownloadResult }> {
+  async #fromSeedWhole(url: string, ref: BlobRef, signal: AbortSignal): Promise<Outcome> {
     const { manifest, pieces } = await seedWhole(url, ref, signal);
     await this.store.open(manifest, signal);
     const unpin = this.store.pin(manifest.sha256);
     try {
       for (let i = 0; i < pieces.length; i++) await this.store.putPiece(manifest.sha256, i, pieces[i]!);
-    } finally {
-      setImmediate(unpin);
+    } catch (e) {
+      unpin();
+      throw e;
     }
     this.stats.bytesFromSeed += ref.size;
     this.stats.piecesFromSeed += pieces.length;
-    return { manifest, r: { fromSeed: ref.size, fromPeers: 0, peers: [], dropped: [] } };
+    return { manifest, r: { fromSeed: ref.size, fromPeers: 0, peers: [], dropped: [] }, unpin };
   }
 
   #deps() {
@@ -207,7 +228,10 @@ export class BlobService implements BlobExchange {
       store: this.store,
       self: this.node.peerId,
       holders: (sha: string) => this.holders(sha),
-      forget: (peer: string, sha: string) => this.index.forget(peer, sha),
+      forget: (peer: string, sha: string) => {
+        this.#bad.add(`${peer} ${sha}`);
+        this.index.forget(peer, sha);
+      },
       peerPiece: (h: HaveEntry, m: BlobManifest, i: number, signal: AbortSignal) => {
         const r = pieceRange(m, i);
         if (this.transport === 'http' && h.http) return httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal);

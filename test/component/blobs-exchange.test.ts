@@ -1,0 +1,263 @@
+// The blob exchange between real libp2p nodes on loopback, gated by enrollments in a real etcd,
+// with the seed's real HTTP artifact route as the fallback: a peer that corrupts pieces is dropped
+// and the fetch still completes; a peer that vanishes mid-transfer is replaced; an unenrolled peer
+// cannot fetch; two concurrent fetches of one blob cost one seed download; with no peers the seed
+// serves it; three holders all contribute, over libp2p streams and over peer HTTP.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { multiaddr } from '@multiformats/multiaddr';
+import { Keys } from '../../core/keys.ts';
+import { addMachine } from '../../core/registry/machines.ts';
+import type { Store } from '../../core/store/store.ts';
+import { openStore } from '../../store/connect.ts';
+import { AgentSwarm } from '../../swarm/agent-swarm.ts';
+import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
+import { SeedSwarm } from '../../swarm/seed-swarm.ts';
+import { BlobService, DiskPieceStore, MemoryPieceStore, type BlobManifest, type BlobServiceExtras, type BlobServiceOptions, type PeerTransport } from '../../swarm/blobs/index.ts';
+import { pieceRange } from '../../swarm/blobs/manifest.ts';
+import { TestEtcd } from '../helpers/etcd.ts';
+import { artifactDir, testServer, type ArtifactFile, type TestServer } from './http-helpers.ts';
+
+const SITE = 'blobs';
+const keys = new Keys('/lpmos/', SITE);
+const MiB = 1024 * 1024;
+const PIECE = 256 * 1024;
+let etcd: TestEtcd;
+let store: Store;
+let http: TestServer;
+let files: Awaited<ReturnType<typeof artifactDir>>;
+let seed: SeedSwarm;
+let seedBlobs: BlobService;
+const stateDir = mkdtempSync(join(tmpdir(), `lpmos-blobs-seed-${process.pid}-`));
+const cleanups: (() => Promise<unknown>)[] = [];
+let machines = 0;
+
+const NAMES = ['corrupt', 'vanish', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
+
+before(async () => {
+  etcd = await TestEtcd.start();
+  store = await openStore({ endpoints: etcd.endpoints });
+  files = await artifactDir(Object.fromEntries(NAMES.map((n, i) => [`${n}.img`, 3 * MiB + 1000 * i + 17])));
+  http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
+  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'] });
+  seedBlobs = new BlobService(seed.swarm.node, { site: SITE, store: await DiskPieceStore.create({ dir: join(stateDir, 'blobs') }), role: 'seed' });
+  await seedBlobs.start();
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  await seedBlobs?.stop().catch(() => undefined);
+  await seed?.stop().catch(() => undefined);
+  await http?.stop().catch(() => undefined);
+  await files?.cleanup();
+  await store?.close();
+  await etcd?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(25);
+  }
+}
+
+interface Agent {
+  swarm: AgentSwarm;
+  blobs: BlobService;
+  stop: () => Promise<void>;
+}
+
+const fast: Partial<BlobServiceOptions> & BlobServiceExtras = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } };
+
+async function agent(opts: Partial<BlobServiceOptions> & BlobServiceExtras = {}): Promise<Agent> {
+  const machine = `agent-${++machines}`;
+  await addMachine(store, keys, { name: machine, macs: [`52:54:00:b1:00:${machines.toString(16).padStart(2, '0')}`] });
+  const swarm = await AgentSwarm.start({ store, keys, site: SITE, machine, bootstrap: seed.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  const blobs = new BlobService(swarm.swarm.node, { site: SITE, store: new MemoryPieceStore({ budget: 64 * MiB }), http: { host: '127.0.0.1' }, ...fast, ...opts });
+  await blobs.start();
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await blobs.stop();
+    await swarm.stop(0);
+  };
+  cleanups.push(stop);
+  await until(`${machine} connected to the seed`, () => seed.swarm.node.isConnected(swarm.peerId));
+  return { swarm, blobs, stop };
+}
+
+function file(name: string): ArtifactFile & { path: string; url: string } {
+  const f = files.files.get(`${name}.img`)!;
+  return { ...f, path: join(files.dir, f.name), url: `${http.base}/artifacts/${f.name}` };
+}
+
+/** Bytes the seed's HTTP server sent for one artifact, from its access log. */
+function seedBytes(name: string): number {
+  return http.log.filter((l) => l.msg === 'http request' && l.path === `/artifacts/${name}.img`).reduce((n, l) => n + Number(l.bytes ?? 0), 0);
+}
+
+async function sha256Of(a: Agent, sha: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of a.blobs.store.read(sha)) h.update(c as Uint8Array);
+  return h.digest('hex');
+}
+
+async function holding(fetcher: Agent, m: BlobManifest, n: number): Promise<void> {
+  await until(`${n} holders of ${m.sha256.slice(0, 8)} announced`, () => fetcher.blobs.holders(m.sha256).filter((h) => h.have.every((b, i) => b === (i === h.have.length - 1 && m.pieces.length % 8 ? (0xff << (8 - (m.pieces.length % 8))) & 0xff : 0xff))).length >= n);
+}
+
+test('a peer that sends corrupt pieces is dropped for the blob; the fetch completes from the honest peer with the right sha256', async () => {
+  const f = file('corrupt');
+  const good = await agent();
+  const bad = await agent();
+  const m = await good.blobs.add(f.path, { pieceSize: PIECE });
+  // The bad holder's memory flips a byte in every piece: it announces the blob complete and serves garbage.
+  await bad.blobs.store.open(m);
+  for (let i = 0; i < m.pieces.length; i++) {
+    const r = pieceRange(m, i);
+    const piece = Buffer.from(f.data.subarray(r.start, r.end));
+    piece[0] = piece[0]! ^ 0xff;
+    await bad.blobs.store.putPiece(m.sha256, i, piece);
+  }
+  const fetcher = await agent();
+  await holding(fetcher, m, 2);
+  const r = await fetcher.blobs.fetch(m); // no seed URL: the honest peer is the only source
+  assert.equal(await sha256Of(fetcher, m.sha256), f.sha256);
+  assert.deepEqual(r.dropped, [bad.swarm.peerId]);
+  assert.deepEqual(r.peers, [good.swarm.peerId]);
+  assert.equal(r.fromPeers, f.data.length);
+  assert.equal(r.fromSeed, 0);
+  assert.ok(fetcher.blobs.stats.badPieces >= 1, `bad pieces counted: ${fetcher.blobs.stats.badPieces}`);
+  assert.equal(fetcher.blobs.stats.peersDropped, 1);
+  assert.ok(bad.blobs.stats.piecesServed >= 1, 'the bad peer was asked');
+  await sleep(400); // it re-announces every 300 ms: still not offered as a holder of this blob
+  assert.equal(fetcher.blobs.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId), false, 'forgotten as a holder of this blob');
+  assert.ok(fetcher.blobs.index.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId), 'it does announce it');
+});
+
+test('a holder that vanishes mid-transfer is replaced; the fetch completes', async () => {
+  const f = file('vanish');
+  const a = await agent();
+  const b = await agent();
+  const m = await a.blobs.add(f.path, { pieceSize: PIECE });
+  await b.blobs.add(f.path, { pieceSize: PIECE });
+  const fetcher = await agent({ tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } });
+  await holding(fetcher, m, 2);
+  let stopping: Promise<void> | undefined;
+  let atStop = 0;
+  const r = await fetcher.blobs.fetch(m, {
+    onProgress: (p) => {
+      if (!stopping && p.bytes >= 2 * PIECE) {
+        atStop = p.bytes;
+        stopping = a.stop();
+      }
+    },
+  });
+  await stopping;
+  assert.ok(atStop < f.data.length, 'stopped before the end');
+  assert.equal(await sha256Of(fetcher, m.sha256), f.sha256);
+  assert.equal(r.fromPeers, f.data.length);
+  assert.ok(r.peers.includes(b.swarm.peerId));
+  const fromA = a.blobs.stats.bytesServedToPeers;
+  assert.ok(fromA < f.data.length, `the vanished holder sent ${fromA} of ${f.data.length} bytes`);
+  assert.ok(b.blobs.stats.bytesServedToPeers >= f.data.length - fromA, 'the rest came from the other holder');
+});
+
+test('an unenrolled peer cannot connect to a holder nor fetch from it', async () => {
+  const f = file('rogue');
+  const holder = await agent();
+  const m = await holder.blobs.add(f.path, { pieceSize: PIECE });
+  // A node with the same software but no enrollment, told where the holder is.
+  const rogue = await EnrolledSwarm.start({ store, keys, identity: 'memory', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: seed.bootstrapAddrs(), redialMs: 200 });
+  const blobs = new BlobService(rogue.node, { site: SITE, store: new MemoryPieceStore({ budget: 16 * MiB }), ...fast, tuning: { noSourceTimeoutMs: 1500 } });
+  await blobs.start();
+  cleanups.push(async () => {
+    await blobs.stop();
+    await rogue.stop();
+  });
+  // The holder drops it right after the noise handshake proves its id: no stream gets through.
+  await assert.rejects(rogue.node.libp2p.services.ping.ping(multiaddr(holder.swarm.swarm.node.addrs()[0]!), { signal: AbortSignal.timeout(2000) }));
+  blobs.index.update(holder.swarm.peerId, { addrs: holder.swarm.swarm.node.addrs() }, [{ sha256: m.sha256, pieces: m.pieces.length, have: 'all' }]);
+  await assert.rejects(blobs.fetch(m), { code: 'E_UNAVAILABLE' });
+  assert.equal(holder.blobs.stats.piecesServed, 0);
+  assert.equal(holder.swarm.swarm.node.isConnected(rogue.node.peerId), false);
+  assert.equal(seed.swarm.node.isConnected(rogue.node.peerId), false);
+});
+
+test('two concurrent fetches of one blob cause one download from the seed', async () => {
+  const f = file('single');
+  const m = await seedBlobs.add(f.path, { pieceSize: PIECE });
+  const a = await agent();
+  const before = seedBytes('single');
+  const [r1, r2] = await Promise.all([a.blobs.fetch(m, { seedUrl: f.url }), a.blobs.fetch(m, { seedUrl: f.url })]);
+  assert.equal(await sha256Of(a, m.sha256), f.sha256);
+  assert.equal(a.blobs.stats.fetchesJoined, 1);
+  assert.equal(r1.fromSeed, f.data.length);
+  assert.equal(r2.fromSeed, f.data.length, 'the joined call reports the one download');
+  assert.equal(a.blobs.stats.bytesFromSeed, f.data.length);
+  await until('seed access log written', () => seedBytes('single') - before >= f.data.length);
+  assert.equal(seedBytes('single') - before, f.data.length, 'the seed sent the file once');
+  assert.equal(a.blobs.store.get(m.sha256)!.pinned, 2, 'each caller holds a pin');
+  r1.unpin();
+  r2.unpin();
+  assert.equal(a.blobs.store.get(m.sha256)!.pinned, 0);
+  // Held complete now: a third fetch costs nothing.
+  const r3 = await a.blobs.fetch(m, { seedUrl: f.url, pin: false });
+  assert.equal(r3.fromSeed + r3.fromPeers, 0);
+});
+
+test('with no peer holding it, a blob known by sha256 and size only comes from the seed (manifest from the seed node)', async () => {
+  const f = file('fallback');
+  const m = await seedBlobs.add(f.path, { pieceSize: PIECE });
+  const a = await agent();
+  const r = await a.blobs.fetch({ sha256: f.sha256, size: f.data.length }, { seedUrl: f.url });
+  assert.deepEqual(r.manifest, m);
+  assert.equal(r.fromSeed, f.data.length);
+  assert.equal(r.fromPeers, 0);
+  assert.equal(await sha256Of(a, f.sha256), f.sha256);
+  // A file the seed node has no manifest for (an apt package): streamed whole, cut and checked here.
+  const other = file('three-http');
+  const b = await agent();
+  const r2 = await b.blobs.fetch({ sha256: other.sha256, size: other.data.length }, { seedUrl: other.url });
+  assert.equal(r2.fromSeed, other.data.length);
+  assert.equal(await sha256Of(b, other.sha256), other.sha256);
+  // A wrong hash for the file is refused, and nothing is kept.
+  await assert.rejects(b.blobs.fetch({ sha256: 'e'.repeat(64), size: other.data.length }, { seedUrl: other.url }), { code: 'E_VALIDATION' });
+  assert.equal(b.blobs.store.get('e'.repeat(64)), undefined);
+  // The fetcher announced what it now holds: a newcomer sees it as a holder.
+  const c = await agent();
+  await holding(c, r.manifest, 1);
+});
+
+for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
+  test(`a fetch from three holders takes pieces from more than one (${transport})`, async () => {
+    const f = file(`three-${transport}`);
+    const holders = [await agent(), await agent(), await agent()];
+    let m: BlobManifest | undefined;
+    for (const h of holders) m = await h.blobs.add(f.path, { pieceSize: PIECE });
+    const fetcher = await agent({ transport });
+    await holding(fetcher, m!, 3);
+    const before = seedBytes(`three-${transport}`);
+    const t0 = Date.now();
+    const r = await fetcher.blobs.fetch(m!, { seedUrl: f.url });
+    if (process.env.DEBUG_BLOBS) console.log(transport, 'fetch ms', Date.now() - t0, fetcher.blobs.stats);
+    assert.equal(await sha256Of(fetcher, m!.sha256), f.sha256);
+    assert.equal(r.fromSeed, 0);
+    assert.equal(seedBytes(`three-${transport}`), before);
+    assert.ok(r.peers.length >= 2, `pieces from ${r.peers.length} holders`);
+    const served = holders.map((h) => h.blobs.stats.bytesServedToPeers);
+    assert.equal(
+      served.reduce((a, b) => a + b, 0),
+      f.data.length,
+    );
+    assert.ok(served.filter((b) => b > 0).length >= 2, `served: ${served.join(', ')}`);
+  });
+}

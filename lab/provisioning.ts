@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Accel } from './accel.ts';
 import { LabNetwork, sweepStaleLabs } from './network.ts';
 import { spawnGroup, type LabProcess } from './process.ts';
+import { Uplink } from './uplink.ts';
 import { Vm, type VmDefinition } from './vm.ts';
 
 export interface SeedArgsInput {
@@ -86,6 +87,15 @@ export interface ProvisioningLabOptions {
   node?: string;
   site?: string;
   prefix?: string;
+  /**
+   * Package archive hosts the seed's mirror may reach through the lab's uplink (uplink.ts), e.g. the
+   * hosts of this machine's apt sources. Without it the lab has no way out.
+   */
+  uplinkHosts?: readonly string[];
+  /** The seed's apt mirror cache (`--mirror-dir`), e.g. under ~/.cache so a second run downloads nothing. */
+  mirrorDir?: string;
+  /** More `lpmos seed` arguments (e.g. `--http-cmdline lpmos.shell=ttyS1`). */
+  seedArgs?: readonly string[];
 }
 
 export interface CliResult {
@@ -108,6 +118,7 @@ export class ProvisioningLab {
   readonly vms: Vm[] = [];
   readonly inventoryEvents: InventoryEvent[] = [];
   #seed: LabProcess | undefined;
+  #uplink: Uplink | undefined;
   #watch: LabProcess | undefined;
   #stopped = false;
 
@@ -150,6 +161,9 @@ export class ProvisioningLab {
     }
     const lab = new ProvisioningLab(net, workDir, opts);
     try {
+      if (opts.uplinkHosts?.length) {
+        lab.#uplink = await Uplink.start({ dir: workDir, netns: net.ns, hosts: opts.uplinkHosts, root: opts.root, ...(opts.node ? { node: opts.node } : {}) });
+      }
       await lab.#startSeed(signal);
       await lab.#startWatch(signal);
     } catch (e) {
@@ -166,10 +180,12 @@ export class ProvisioningLab {
       stateDir: this.stateDir, iface: this.net.bridge, address: a.seed, prefix: a.prefix, rangeStart: a.rangeStart, rangeEnd: a.rangeEnd,
       tftpRoot: this.opts.tftpRoot, httpPort: this.httpPort, artifacts: this.opts.artifacts, ...(this.opts.site ? { site: this.opts.site } : {}),
     });
+    if (this.opts.mirrorDir) args.push('--mirror-dir', this.opts.mirrorDir);
+    args.push(...(this.opts.seedArgs ?? []));
     this.#seed = spawnGroup([this.opts.node ?? process.execPath, join(this.opts.root, 'bin', 'lpmos.js'), ...args], {
       netns: this.net.ns,
       cwd: this.opts.root,
-      env: { ...process.env, LPMOS_LOG_FORMAT: 'json' },
+      env: { ...process.env, LPMOS_LOG_FORMAT: 'json', ...(this.#uplink?.env ?? {}) },
     });
     // Ready = the seed wrote seed.json (after etcd, DHCP, TFTP and HTTP started) and HTTP answers.
     const end = Date.now() + 60_000;
@@ -265,6 +281,7 @@ export class ProvisioningLab {
     await this.#watch?.stop(1000).catch(() => undefined);
     // The seed stops its managed etcd on SIGTERM; the group kill after the grace period catches the rest.
     await this.#seed?.stop(15_000).catch(() => undefined);
+    await this.#uplink?.stop().catch(() => undefined);
     this.net.destroy();
     await rm(this.workDir, { recursive: true, force: true });
   }

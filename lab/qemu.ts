@@ -42,6 +42,8 @@ export interface VmSpec {
   smbios?: { serial?: string; uuid?: string };
   /** Exit instead of rebooting (the lab sees a crash or a `reboot` as the process ending). */
   noReboot?: boolean;
+  /** A second serial port (ttyS1) on this Unix socket, for a shell the ramdisk starts there (lpmos.shell=ttyS1). */
+  shellSocket?: string;
 }
 
 export const SERCON_BYTES: Uint8Array = Uint8Array.of(0xf8, 0x03);
@@ -89,6 +91,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-monitor', 'none',
     '-serial', `file:${vm.serialLog}`,
   ];
+  if (vm.shellSocket) args.push('-chardev', `socket,id=shell0,path=${vm.shellSocket},server=on,wait=off`, '-serial', 'chardev:shell0');
   if (vm.noReboot) args.push('-no-reboot');
   if (vm.smbios?.uuid) args.push('-uuid', vm.smbios.uuid);
   if (vm.smbios?.serial) args.push('-smbios', `type=1,serial=${vm.smbios.serial}`);

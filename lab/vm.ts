@@ -28,6 +28,8 @@ export interface VmDefinition {
   disks: DiskDefinition[];
   noReboot?: boolean;
   smbios?: { serial?: string; uuid?: string };
+  /** A second serial port on a Unix socket (Vm.shell talks to the ramdisk's shell there). */
+  shellPort?: boolean;
 }
 
 export interface VmPlacement {
@@ -92,6 +94,7 @@ export class Vm {
       serialLog: join(placement.dir, 'serial.log'),
       pidFile: join(placement.dir, 'qemu.pid'),
       ...(def.noReboot ? { noReboot: true } : {}),
+      ...(def.shellPort ? { shellSocket: join(placement.dir, 'shell.sock') } : {}),
       ...(def.smbios ? { smbios: { ...def.smbios } } : {}),
     };
     if (def.firmware === 'bios') {
@@ -162,6 +165,33 @@ export class Vm {
       if (Date.now() > end) throw new Error(`vm ${this.spec.name}: ${pattern} not on serial after ${timeoutMs} ms\n${await this.serialTail()}`);
       await sleep(intervalMs, undefined, signal ? { signal } : {});
     }
+  }
+
+  /**
+   * Runs a command in the shell on the VM's second serial port (the ramdisk's lpmos.shell=ttyS1) and
+   * returns what it printed. The shell echoes its input, so the end marker is computed by the shell.
+   */
+  async shell(command: string, timeoutMs = 60_000): Promise<string> {
+    const socket = this.spec.shellSocket;
+    if (!socket) throw new Error(`vm ${this.spec.name} has no shell port (shellPort: true)`);
+    const { connect } = await import('node:net');
+    const tag = `LPMOS${Date.now() % 100000}`;
+    return new Promise((resolve, reject) => {
+      const c = connect(socket);
+      let out = '';
+      const timer = setTimeout(() => { c.destroy(); reject(new Error(`vm ${this.spec.name}: no answer from the shell to "${command}" in ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
+      c.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        const end = out.indexOf(`${tag}-END-2`);
+        if (end >= 0) {
+          clearTimeout(timer);
+          c.destroy();
+          resolve(out.slice(0, end));
+        }
+      });
+      c.on('error', (e) => { clearTimeout(timer); reject(e); });
+      c.on('connect', () => c.write(`\n${command}; echo ${tag}-END-$((1+1))\n`));
+    });
   }
 
   /** Stops QEMU (its process group). Safe to call more than once or before start(). */

@@ -129,6 +129,7 @@ ConditionPathExists=!${FIRSTBOOT_DONE}
 [Service]
 Type=oneshot
 ExecStart=${FIRSTBOOT_SCRIPT}
+StandardOutput=journal+console
 RemainAfterExit=yes
 TimeoutStartSec=15min
 
@@ -151,6 +152,9 @@ export function renderFirstbootScript(seedUrl: string, machine: string): string 
 # written by LPMOS: POST ${u.host}${path} once the installed system is up
 set -u
 host='${u.hostname}' port='${port}' path='${path}'
+# What booted, on the console too (the lab reads it on the serial port): kernel, root, RAID health.
+echo "lpmos: first boot of $(hostname) on $(uname -r), root on $(findmnt -no SOURCE / 2>/dev/null || echo '?')"
+[ -r /proc/mdstat ] && grep -q '^md' /proc/mdstat && sed 's/^/lpmos: mdstat: /' /proc/mdstat
 for try in $(seq 1 180); do
   if exec 3<>"/dev/tcp/$host/$port"; then
     printf 'POST %s HTTP/1.0\\r\\nHost: %s:%s\\r\\nContent-Type: application/json\\r\\nContent-Length: 2\\r\\n\\r\\n{}' "$path" "$host" "$port" >&3

@@ -3,9 +3,16 @@
 // event-loop callback and one libuv send request per datagram. The decisions are the same pure
 // state machine (transfer.ts) as the event-loop Session; only the I/O differs. The main thread
 // keeps requests, confinement, option negotiation, logging and metrics.
+//
+// A lock-step transfer costs one round trip per block, and on a small machine the round trip is
+// mostly wake-ups, so with a single transfer running the loop does the least per block: a
+// blocking recv(2) (SO_RCVTIMEO) instead of poll(2) + recv(2), the next blocks read from the file
+// before it waits instead of after the ACK, and the thread runs on the CPU the client's datagrams
+// arrive on (affinity.ts).
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT } from './libc.ts';
+import { CpuFollower } from './affinity.ts';
+import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
 import { encodeError, TftpErrorCode } from './packet.ts';
 import type { SessionResult } from './session.ts';
 import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
@@ -13,7 +20,7 @@ import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } fro
 export interface FastStart {
   type: 'start';
   id: number;
-  /** Connected, non-blocking transfer socket; the worker closes it. */
+  /** Connected transfer socket (blocking; every call but the single-transfer recv passes MSG_DONTWAIT); the worker closes it. */
   sock: number;
   /** Open file descriptor of the (confined) file; the main thread closes it after `end`. */
   fileFd: number;
@@ -72,12 +79,18 @@ interface T {
   spare: Buffer[];
   /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
   queue: { next: number; to: number } | null;
+  /** Datagrams received (the CPU is followed on some of them). */
+  received: number;
   retransmits: number;
   dropped: number;
   ended: boolean;
 }
 
 const libc = loadLibc();
+const cpu = new CpuFollower();
+/** The client's CPU is looked up on the first datagram and every this many after it. */
+const FOLLOW_EVERY = 16;
+const FOLLOW = process.env.LPMOS_TFTP_FOLLOW !== '0';
 const transfers = new Map<number, T>();
 const rbuf = Buffer.alloc(2048);
 let pfds = Buffer.alloc(8 * 64);
@@ -164,6 +177,16 @@ function chunk(t: T, c: number): Buffer {
   return buf;
 }
 
+/**
+ * Reads the blocks the next window will send, if they are not in memory yet: done while the client
+ * is busy with the current window, so an ACK is answered without a file read.
+ */
+function prefetch(t: T): void {
+  const next = t.s.sent + 1;
+  if (t.s.done || t.s.awaitingOackAck || next > t.s.totalBlocks) return;
+  chunk(t, Math.floor((next - 1) / t.chunkBlocks));
+}
+
 /** Sends what is queued; stops at EAGAIN (poll then waits for POLLOUT). */
 function flush(t: T): void {
   const q = t.queue;
@@ -225,13 +248,32 @@ function onDatagram(t: T, n: number, now: number): void {
  * cost a failing recv(2) per block; anything left makes the next poll(2) return at once.
  */
 function receive(t: T, now: number): void {
-  const n = libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT);
+  received(t, libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT), now);
+}
+
+function received(t: T, n: number, now: number): void {
   if (n < 0) {
     const e = libc.errno();
     if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
     return;
   }
+  if (FOLLOW && transfers.size === 1 && t.received++ % FOLLOW_EVERY === 0) cpu.follow(t.sock);
   onDatagram(t, n, now);
+}
+
+/**
+ * The only transfer, its window sent: the next blocks are read, then one blocking recv(2) waits
+ * for the ACK (SO_RCVTIMEO bounds it, so timers and the thread's messages still get their turn).
+ */
+function solo(t: T): void {
+  guard(t, () => prefetch(t));
+  if (t.ended) return;
+  const n = libc.recv(t.sock, rbuf, rbuf.length, 0);
+  const now = performance.now();
+  guard(t, () => {
+    received(t, n, now);
+    if (!t.ended) timers(t, now);
+  });
 }
 
 function timers(t: T, now: number): void {
@@ -263,6 +305,15 @@ function loop(): void {
     if (listDirty) {
       list = [...transfers.values()];
       listDirty = false;
+      if (list.length > 1) cpu.release();
+    }
+    if (list.length === 1 && !list[0]!.queue) {
+      solo(list[0]!);
+      if (performance.now() >= sliceEnd) {
+        setImmediate(loop);
+        return;
+      }
+      continue;
     }
     if (pfds.length < list.length * 8) pfds = Buffer.alloc(list.length * 16);
     let next = Infinity;
@@ -283,6 +334,7 @@ function loop(): void {
         if (rev & (POLLIN | POLLERR)) receive(t, now);
         if (rev & POLLOUT && !t.ended) flush(t);
         if (!t.ended) timers(t, now);
+        if (!t.ended && !t.queue) prefetch(t);
       });
     });
     if (now >= sliceEnd) {
@@ -291,6 +343,7 @@ function loop(): void {
     }
   }
   running = false;
+  cpu.release();
 }
 
 function start(m: FastStart): void {
@@ -307,14 +360,23 @@ function start(m: FastStart): void {
     retries: m.retries,
     retransmitAt: now + m.timeoutMs,
     deadlineAt: now + m.deadlineMs,
-    chunkBlocks: Math.max(m.windowsize, Math.ceil(CHUNK_BYTES / m.blksize)),
+    // Big blocks: one window per chunk, so the buffers in use stay few and warm in the cache.
+    chunkBlocks: m.blksize >= BIG_BLOCK ? m.windowsize : Math.max(m.windowsize, Math.ceil(CHUNK_BYTES / m.blksize)),
     chunks: new Map(),
     spare: [],
     queue: null,
+    received: 0,
     retransmits: 0,
     dropped: 0,
     ended: false,
   };
+  // The blocking recv of a single transfer wakes up at least this often (timers, messages).
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(Math.round(Math.min(SLICE_MS, m.timeoutMs / 10) * 1000)), 8);
+  if (libc.setsockopt(t.sock, SOL_SOCKET, SO_RCVTIMEO, tv, 16) !== 0) {
+    fail(t, 'socket-error', TftpErrorCode.NotDefined, 'socket setup failed');
+    return;
+  }
   transfers.set(t.id, t);
   listDirty = true;
   guard(t, () => apply(t, b.step));

@@ -1,16 +1,19 @@
 // TFTP's transfer sockets on the shared libc bindings (seed/net/libc.ts).
-import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, loadLibc, parseSockaddrIn, sockaddrIn } from '../net/libc.ts';
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, loadLibc, parseSockaddrIn, sockaddrIn } from '../net/libc.ts';
 
 export * from '../net/libc.ts';
 
+/** `struct timeval` receive timeout (Linux, 64-bit time_t). */
+export const SO_RCVTIMEO = 20;
+
 /**
- * A non-blocking UDP socket bound to `local` (port 0: a fresh transfer ID, RFC 1350 §4) and
+ * A blocking UDP socket (the worker passes MSG_DONTWAIT except where it means to wait) bound to `local` (port 0: a fresh transfer ID, RFC 1350 §4) and
  * connected to the client, so the kernel drops datagrams from any other TID. Returns the fd and
  * the local address the route picked.
  */
 export function openTransferSocket(local: string, client: { address: string; port: number }): { fd: number; local: string } {
   const c = loadLibc();
-  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new Error(`socket() failed, errno ${c.errno()}`);
   const fail = (what: string): never => {
     const e = c.errno();

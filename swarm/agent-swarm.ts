@@ -6,6 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
 import type { Store } from '../core/store/store.ts';
+import type { BlobServiceOptions, PeerTransport } from './blobs/api.ts';
+import { MemoryPieceStore } from './blobs/memory-store.ts';
+import { BlobService, type BlobServiceExtras } from './blobs/service.ts';
 import { EnrolledSwarm } from './enrolled-node.ts';
 import { newIdentity } from './identity.ts';
 import { enrollPeer } from './peers/enroll.ts';
@@ -25,15 +28,22 @@ export interface AgentSwarmOptions {
   logger?: Logger;
   /** Resend interval of unacknowledged progress, ms. */
   resendAfterMs?: number;
+  /**
+   * The blob exchange (swarm/blobs): pieces kept in memory within `budget` bytes, served to peers
+   * over HTTP on `http` (e.g. the agent's address, port 0) and libp2p. Off when absent.
+   */
+  blobs?: { budget: number; http?: { host: string; port?: number }; transport?: PeerTransport } & Partial<Omit<BlobServiceOptions, 'site' | 'store' | 'http' | 'transport'>> & Omit<BlobServiceExtras, 'role' | 'logger'>;
 }
 
 export class AgentSwarm {
   readonly swarm: EnrolledSwarm;
   readonly reporter: ProgressReporter;
+  readonly blobs: BlobService | undefined;
 
-  private constructor(swarm: EnrolledSwarm, reporter: ProgressReporter) {
+  private constructor(swarm: EnrolledSwarm, reporter: ProgressReporter, blobs: BlobService | undefined) {
     this.swarm = swarm;
     this.reporter = reporter;
+    this.blobs = blobs;
   }
 
   static async start(opts: AgentSwarmOptions, signal?: AbortSignal): Promise<AgentSwarm> {
@@ -50,7 +60,18 @@ export class AgentSwarm {
         { pubsub: swarm.node.pubsub, store: opts.store, keys: opts.keys, site: opts.site, machine: opts.machine, ...(opts.resendAfterMs ? { resendAfterMs: opts.resendAfterMs } : {}), ...log },
         signal,
       );
-      return new AgentSwarm(swarm, reporter);
+      let blobs: BlobService | undefined;
+      if (opts.blobs) {
+        const { budget, ...rest } = opts.blobs;
+        blobs = new BlobService(swarm.node, { ...rest, site: opts.site, store: new MemoryPieceStore({ budget }), ...log });
+        try {
+          await blobs.start();
+        } catch (e) {
+          await reporter.stop();
+          throw e;
+        }
+      }
+      return new AgentSwarm(swarm, reporter, blobs);
     } catch (e) {
       await swarm.stop();
       throw e;
@@ -77,6 +98,7 @@ export class AgentSwarm {
   async stop(drainMs = 5000): Promise<boolean> {
     const drained = await this.drain(drainMs);
     await this.reporter.stop();
+    await this.blobs?.stop();
     await this.swarm.stop();
     return drained;
   }

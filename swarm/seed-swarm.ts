@@ -4,6 +4,8 @@
 import type { Keys } from '../core/keys.ts';
 import type { Logger } from '../core/log.ts';
 import type { Store } from '../core/store/store.ts';
+import { DiskPieceStore } from './blobs/disk-store.ts';
+import { BlobService } from './blobs/service.ts';
 import { EnrolledSwarm } from './enrolled-node.ts';
 import { ProgressCollector, type CollectorOptions } from './progress/collector.ts';
 
@@ -18,6 +20,11 @@ export interface SeedSwarmOptions {
   mdns?: boolean;
   logger?: Logger;
   collector?: Pick<CollectorOptions, 'coalesceMs' | 'gapTimeoutMs' | 'logLimit'>;
+  /**
+   * The blob exchange in the seed's role (swarm/blobs): pieces on disk in `dir`, manifests answered,
+   * agents' announcements relayed and indexed (who holds what, for the boot-storm redirect). Off when absent.
+   */
+  blobs?: { dir: string };
 }
 
 export const DEFAULT_SWARM_PORT = 4001;
@@ -25,10 +32,12 @@ export const DEFAULT_SWARM_PORT = 4001;
 export class SeedSwarm {
   readonly swarm: EnrolledSwarm;
   readonly collector: ProgressCollector;
+  readonly blobs: BlobService | undefined;
 
-  private constructor(swarm: EnrolledSwarm, collector: ProgressCollector) {
+  private constructor(swarm: EnrolledSwarm, collector: ProgressCollector, blobs: BlobService | undefined) {
     this.swarm = swarm;
     this.collector = collector;
+    this.blobs = blobs;
   }
 
   static async start(opts: SeedSwarmOptions, signal?: AbortSignal): Promise<SeedSwarm> {
@@ -53,7 +62,18 @@ export class SeedSwarm {
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
     collector.start();
-    return new SeedSwarm(swarm, collector);
+    let blobs: BlobService | undefined;
+    if (opts.blobs) {
+      try {
+        blobs = new BlobService(swarm.node, { site: opts.site, store: await DiskPieceStore.create({ dir: opts.blobs.dir }), role: 'seed', ...(opts.logger ? { logger: opts.logger } : {}) });
+        await blobs.start();
+      } catch (e) {
+        await collector.stop();
+        await swarm.stop();
+        throw e;
+      }
+    }
+    return new SeedSwarm(swarm, collector, blobs);
   }
 
   get peerId(): string {
@@ -67,6 +87,7 @@ export class SeedSwarm {
   }
 
   async stop(): Promise<void> {
+    await this.blobs?.stop();
     await this.collector.stop();
     await this.swarm.stop();
   }

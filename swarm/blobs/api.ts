@@ -158,7 +158,10 @@ export interface BlobServiceOptions {
   site: string;
   store: PieceStore;
   http?: { host: string; port?: number } | false;
-  /** Preferred transport for pulling pieces from peers (default: the measured winner, see README). */
+  /**
+   * Transport for pulling pieces from peers: `http` (default, the measured winner: see README) uses
+   * a holder's announced HTTP piece server and falls back to libp2p for a holder without one.
+   */
   transport?: PeerTransport;
   uploads?: Partial<UploadLimits>;
   /** Pieces in flight per fetch (default 8) and per holder (default 2). */

@@ -108,8 +108,9 @@ export class BlobService implements BlobExchange {
     return this.#httpUrl;
   }
 
+  /** HTTP by default: 3–4× the throughput of a libp2p stream at a third of the CPU (README). */
   get transport(): 'libp2p' | 'http' {
-    return this.#o.transport ?? 'libp2p';
+    return this.#o.transport ?? 'http';
   }
 
   async start(): Promise<void> {

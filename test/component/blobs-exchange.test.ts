@@ -18,7 +18,7 @@ import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
-import { BlobService, DiskPieceStore, MemoryPieceStore, type BlobManifest, type BlobServiceExtras, type BlobServiceOptions, type PeerTransport } from '../../swarm/blobs/index.ts';
+import { BlobService, MemoryPieceStore, type BlobManifest, type BlobServiceExtras, type BlobServiceOptions, type PeerTransport } from '../../swarm/blobs/index.ts';
 import { pieceRange } from '../../swarm/blobs/manifest.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 import { artifactDir, testServer, type ArtifactFile, type TestServer } from './http-helpers.ts';
@@ -37,21 +37,19 @@ const stateDir = mkdtempSync(join(tmpdir(), `lpmos-blobs-seed-${process.pid}-`))
 const cleanups: (() => Promise<unknown>)[] = [];
 let machines = 0;
 
-const NAMES = ['corrupt', 'vanish', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
+const NAMES = ['corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
 
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
   files = await artifactDir(Object.fromEntries(NAMES.map((n, i) => [`${n}.img`, 3 * MiB + 1000 * i + 17])));
   http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
-  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'] });
-  seedBlobs = new BlobService(seed.swarm.node, { site: SITE, store: await DiskPieceStore.create({ dir: join(stateDir, 'blobs') }), role: 'seed' });
-  await seedBlobs.start();
+  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(stateDir, 'blobs') } });
+  seedBlobs = seed.blobs!;
 });
 
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await seedBlobs?.stop().catch(() => undefined);
   await seed?.stop().catch(() => undefined);
   await http?.stop().catch(() => undefined);
   await files?.cleanup();
@@ -74,19 +72,17 @@ interface Agent {
   stop: () => Promise<void>;
 }
 
-const fast: Partial<BlobServiceOptions> & BlobServiceExtras = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } };
+const fast: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } };
 
-async function agent(opts: Partial<BlobServiceOptions> & BlobServiceExtras = {}): Promise<Agent> {
+async function agent(opts: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = {}): Promise<Agent> {
   const machine = `agent-${++machines}`;
   await addMachine(store, keys, { name: machine, macs: [`52:54:00:b1:00:${machines.toString(16).padStart(2, '0')}`] });
-  const swarm = await AgentSwarm.start({ store, keys, site: SITE, machine, bootstrap: seed.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'] });
-  const blobs = new BlobService(swarm.swarm.node, { site: SITE, store: new MemoryPieceStore({ budget: 64 * MiB }), http: { host: '127.0.0.1' }, ...fast, ...opts });
-  await blobs.start();
+  const swarm = await AgentSwarm.start({ store, keys, site: SITE, machine, bootstrap: seed.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { budget: 64 * MiB, http: { host: '127.0.0.1' }, ...fast, ...opts } });
+  const blobs = swarm.blobs!;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await blobs.stop();
     await swarm.stop(0);
   };
   cleanups.push(stop);
@@ -114,8 +110,9 @@ async function holding(fetcher: Agent, m: BlobManifest, n: number): Promise<void
   await until(`${n} holders of ${m.sha256.slice(0, 8)} announced`, () => fetcher.blobs.holders(m.sha256).filter((h) => h.have.every((b, i) => b === (i === h.have.length - 1 && m.pieces.length % 8 ? (0xff << (8 - (m.pieces.length % 8))) & 0xff : 0xff))).length >= n);
 }
 
-test('a peer that sends corrupt pieces is dropped for the blob; the fetch completes from the honest peer with the right sha256', async () => {
-  const f = file('corrupt');
+for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
+test(`a peer that sends corrupt pieces is dropped for the blob; the fetch completes from the honest peer with the right sha256 (${transport})`, async () => {
+  const f = file(`corrupt-${transport}`);
   const good = await agent();
   const bad = await agent();
   const m = await good.blobs.add(f.path, { pieceSize: PIECE });
@@ -127,7 +124,7 @@ test('a peer that sends corrupt pieces is dropped for the blob; the fetch comple
     piece[0] = piece[0]! ^ 0xff;
     await bad.blobs.store.putPiece(m.sha256, i, piece);
   }
-  const fetcher = await agent();
+  const fetcher = await agent({ transport });
   await holding(fetcher, m, 2);
   const r = await fetcher.blobs.fetch(m); // no seed URL: the honest peer is the only source
   assert.equal(await sha256Of(fetcher, m.sha256), f.sha256);
@@ -143,13 +140,13 @@ test('a peer that sends corrupt pieces is dropped for the blob; the fetch comple
   assert.ok(fetcher.blobs.index.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId), 'it does announce it');
 });
 
-test('a holder that vanishes mid-transfer is replaced; the fetch completes', async () => {
-  const f = file('vanish');
+test(`a holder that vanishes mid-transfer is replaced; the fetch completes (${transport})`, async () => {
+  const f = file(`vanish-${transport}`);
   const a = await agent();
   const b = await agent();
   const m = await a.blobs.add(f.path, { pieceSize: PIECE });
   await b.blobs.add(f.path, { pieceSize: PIECE });
-  const fetcher = await agent({ tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } });
+  const fetcher = await agent({ transport, tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } });
   await holding(fetcher, m, 2);
   let stopping: Promise<void> | undefined;
   let atStop = 0;
@@ -170,6 +167,7 @@ test('a holder that vanishes mid-transfer is replaced; the fetch completes', asy
   assert.ok(fromA < f.data.length, `the vanished holder sent ${fromA} of ${f.data.length} bytes`);
   assert.ok(b.blobs.stats.bytesServedToPeers >= f.data.length - fromA, 'the rest came from the other holder');
 });
+}
 
 test('an unenrolled peer cannot connect to a holder nor fetch from it', async () => {
   const f = file('rogue');

@@ -1,5 +1,5 @@
 // Announcing what we hold on `lpmos/<site>/blobs/have` and listening to others' announcements
-// into the holder index. A new piece is announced within `pieceDelayMs` (coalesced per blob: one
+// into the holder index. A new piece is announced within `pieceDelayMs` (250 ms; coalesced per blob: one
 // message per blob per interval, however many pieces arrived), a completed blob at once, an
 // evicted one as `gone`, and everything held again every `everyMs` (new peers, lost messages).
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
@@ -84,7 +84,7 @@ export class HaveAnnouncer {
       this.#schedule(0);
     } else {
       this.#pending.add(ev.sha256);
-      this.#schedule(ev.type === 'complete' ? 0 : (this.#d.pieceDelayMs ?? 100));
+      this.#schedule(ev.type === 'complete' ? 0 : (this.#d.pieceDelayMs ?? 250));
     }
   };
 

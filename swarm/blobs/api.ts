@@ -171,4 +171,9 @@ export interface BlobServiceOptions {
   pieceTimeoutMs?: number;
   /** Re-announce everything held every this many ms (default 10 000). */
   announceEveryMs?: number;
+  /**
+   * New pieces of a blob are announced at most once per this many ms (default 250): every gossip
+   * message costs each receiver a signature check, and a crowd downloading at once announces a lot.
+   */
+  announcePieceMs?: number;
 }

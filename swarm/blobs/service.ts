@@ -3,7 +3,7 @@
 // server, and the fetcher with single-flight per blob. The seed runs it with `role: 'seed'`: it
 // answers manifest queries and relays announcements but neither announces nor serves pieces to
 // peers (agents fall back to its HTTP artifact route, which the stats count as bytes from seed).
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { SwarmNode } from '../node.ts';
@@ -15,7 +15,7 @@ import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
 import { manifestFromFile } from './manifest-build.ts';
-import { decodeManifest, isManifest, pieceRange } from './manifest.ts';
+import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest.ts';
 import { p2pHave, p2pManifest, p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
@@ -91,6 +91,7 @@ export class BlobService implements BlobExchange {
       announce: agent,
       log: this.#log,
       ...(opts.announceEveryMs ? { everyMs: opts.announceEveryMs } : {}),
+      ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : {}),
     });
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
@@ -147,17 +148,25 @@ export class BlobService implements BlobExchange {
 
   async add(path: string, opts: { pieceSize?: number; pin?: boolean } = {}): Promise<BlobManifest> {
     const m = await manifestFromFile(path, opts.pieceSize ?? DEFAULT_PIECE_SIZE, this.#stop.signal);
+    const had = this.store.get(m.sha256) !== undefined;
     await this.store.open(m);
     const unpin = this.store.pin(m.sha256);
+    const fh = await open(path, 'r');
     try {
-      let i = 0;
-      for await (const chunk of createReadStream(path, { highWaterMark: m.pieceSize })) {
-        // highWaterMark chunks are exactly pieceSize except the last, for a regular file.
-        await this.store.putPiece(m.sha256, i++, chunk as Buffer);
+      for (let i = 0; i < m.pieces.length; i++) {
+        const r = pieceRange(m, i);
+        const buf = new Uint8Array(r.end - r.start);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, r.start);
+        // Changed under us since the manifest was made: the store verifies nothing, so we do.
+        if (bytesRead !== buf.length || !pieceMatches(m, i, buf)) throw new LpmosError(ErrorCode.Conflict, `${path} changed while it was being added`);
+        await this.store.putPiece(m.sha256, i, buf);
       }
     } catch (e) {
       unpin();
+      if (!had) await this.store.remove(m.sha256).catch(() => undefined);
       throw e;
+    } finally {
+      await fh.close();
     }
     if (!opts.pin) unpin();
     return m;

@@ -28,6 +28,9 @@ export const seedConfigSchema = z.object({
   httpAddress: z.string().optional(),
   httpArtifacts: z.string().optional(),
   httpPublicUrl: z.string().optional(),
+  /** Kernel console and extra kernel parameters for the agent's boot scripts (seed/http/config.ts checks them). */
+  httpConsole: z.string().optional(),
+  httpCmdline: z.string().optional(),
   /**
    * libp2p bootstrap addresses given to agents. Default: the seed's own swarm (`--swarm on` with
    * --address), with /p2p/<peer id>; an explicit value wins.

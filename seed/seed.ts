@@ -119,6 +119,8 @@ export class Seed {
             ...(c.httpAddress ? { address: c.httpAddress } : {}),
             ...(c.httpArtifacts ? { artifacts: c.httpArtifacts } : {}),
             ...(c.httpPublicUrl ? { publicUrl: c.httpPublicUrl } : {}),
+            ...(c.httpConsole !== undefined ? { console: c.httpConsole } : {}),
+            ...(c.httpCmdline !== undefined ? { cmdline: c.httpCmdline } : {}),
             ...(swarmBootstrap ? { swarmBootstrap } : {}),
             ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : (this.#etcd || this.#proxy) && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },

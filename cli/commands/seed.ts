@@ -87,6 +87,8 @@ export function registerSeedCommand(program: Command): void {
     .option('--http-address <ip>', 'address the HTTP server binds to (default 0.0.0.0)')
     .option('--http-artifacts <dirs>', 'comma-separated directories with a manifest.json (lpmos boot assets / boot ramdisk output)')
     .option('--http-public-url <url>', 'the seed as machines reach it, e.g. http://10.0.0.1:8080 (default: the address they connected to)')
+    .option('--http-console <params>', 'console= parameters for the agent kernel (default "console=tty0 console=ttyS0,115200n8")')
+    .option('--http-cmdline <params>', 'more kernel parameters for the agent, e.g. "lpmos.shell=ttyS1" (a root shell on the second serial port)')
     .option('--mirror <upstreams>', 'package mirror served under /mirror/: auto (the host\'s apt sources, default), off (cache only: air gap), URL or name=URL,…')
     .option('--mirror-dir <dir>', 'where the mirror keeps its cache (default <state-dir>/mirror; keep it across runs, e.g. ~/.cache/lpmos/mirror)')
     .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')

@@ -1,0 +1,252 @@
+// `npm run bench:swarm` (issue 7): N agents as processes in N network namespaces on one bridge,
+// the seed in its own, every link shaped with tc; all fetch the same set (one random 64 MiB
+// ramdisk-like blob + the real .deb files of a Debian minbase + kernel install). In the same run:
+// (a) our swarm — gated libp2p nodes enrolled in a real etcd, each with a blob exchange, fetching
+// by the seed's manifests with the seed's HTTP as fallback; (b) every agent from the seed over
+// plain HTTP; (c) the Kumar–Ross lower bound for those capacities. Prints makespan, seed egress
+// (the seed veth's tx counter) and the ratios per N, and whole-machine CPU to say what the limit was.
+//
+// Env: BENCH_N (default "8"; e.g. "8,32,64"), BENCH_MBIT (every link, default 100), BENCH_SET_MIB
+// (total set size, default every package), BENCH_BLOB_MIB (default 64), BENCH_DEBS (default
+// ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
+// per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only).
+// Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fastTempBase } from '../test/helpers/etcd.ts';
+import { Lab } from '../test/helpers/netns.ts';
+import { kumarRoss, uniform, type Bound } from './swarm/bound.ts';
+import { busyBetween, CORES, sampleCpu } from './swarm/cpu.ts';
+import { agentIp, createNet, SEED_IP, seedTxBytes, type BenchNet } from './swarm/net.ts';
+import { Worker } from './swarm/proc.ts';
+import type { AgentConfig } from './swarm/agent.ts';
+import type { AgentDone, AgentFailed, AgentReady, SeedReady, SeedStats } from './swarm/proto.ts';
+import { buildSet, type BuiltSet } from './swarm/set.ts';
+
+const MiB = 1024 * 1024;
+const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
+const mbit = Number(process.env.BENCH_MBIT ?? 100);
+const setMiB = process.env.BENCH_SET_MIB ? Number(process.env.BENCH_SET_MIB) : undefined;
+const blobMiB = Number(process.env.BENCH_BLOB_MIB ?? 64);
+const debDir = process.env.BENCH_DEBS ?? join(homedir(), '.cache/lpmos/apt-cache');
+const modes = (process.env.BENCH_MODES ?? 'swarm,http').split(',') as ('swarm' | 'http')[];
+const parallel = Number(process.env.BENCH_PAR ?? 4);
+const order = (process.env.BENCH_ORDER ?? 'random') as 'random' | 'same';
+const json = process.env.BENCH_JSON === '1';
+const SITE = 'bench';
+const here = import.meta.dirname;
+
+const log = (s: string): void => {
+  if (!json) process.stderr.write(`${s}\n`);
+};
+
+interface Phase {
+  mode: 'swarm' | 'http';
+  makespan: number;
+  overBound: number;
+  /** Seed veth tx bytes during the phase, and the part its HTTP server wrote. */
+  seedEgress: number;
+  seedHttp: number;
+  egressOverSet: number;
+  fromSeed: number;
+  fromPeers: number;
+  badPieces: number;
+  /** Agents' finish times after go, s. */
+  finish: { min: number; median: number; max: number };
+  /** Seconds to start all agents (before go), and the slowest agent's own start. */
+  startSeconds: number;
+  slowestStart: number;
+  cpu: { machineShare: number; machineCoreSeconds: number; agentsCoreSeconds: number; seedCoreSeconds: number };
+  /** Link use: seed's average send rate over its capacity; agents' average receive rate over theirs. */
+  seedLinkUse: number;
+  agentLinkUse: number;
+  limit: string;
+}
+
+interface Row {
+  n: number;
+  mbit: number;
+  setBytes: number;
+  files: number;
+  bound: Bound;
+  phases: Phase[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+const lab = new Lab('bsw');
+const live = new Set<Worker>();
+const tmp = mkdtempSync(join(fastTempBase(), `lpmos-bench-swarm-${process.pid}-`));
+lab.defer(() => rmSync(tmp, { recursive: true, force: true }));
+lab.defer(async () => {
+  await Promise.all([...live].map((w) => w.stop(1000)));
+});
+let cleaning: Promise<void> | undefined;
+const cleanup = (): Promise<void> => (cleaning ??= lab.cleanup());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\n${sig}: removing namespaces and processes\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function worker(name: string, ns: string, script: string, env: NodeJS.ProcessEnv): Worker {
+  const w = new Worker(name, ns, join(here, 'swarm', script), { NODE_COMPILE_CACHE: join(tmp, 'compile-cache'), ...env });
+  live.add(w);
+  void w.exited.then(() => live.delete(w));
+  return w;
+}
+
+async function seedStats(seed: Worker): Promise<SeedStats> {
+  const p = seed.next<SeedStats>(['seed-stats'], 10_000);
+  seed.send({ type: 'stats' });
+  return p;
+}
+
+async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Worker, ready: SeedReady, set: BuiltSet, bound: Bound): Promise<Phase> {
+  const t0 = Date.now();
+  const agents: Worker[] = [];
+  const readies: AgentReady[] = [];
+  // Started in batches: 64 Node processes loading libp2p at once starve each other (and etcd).
+  const batch = mode === 'swarm' ? 8 : 16;
+  for (let i = 1; i <= n; i += batch) {
+    const started: Worker[] = [];
+    for (let j = i; j < Math.min(n + 1, i + batch); j++) {
+      const cfg: AgentConfig = {
+        index: j,
+        mode,
+        ip: agentIp(j),
+        site: SITE,
+        machine: `bsw-${n}-${j}`,
+        mac: `52:54:00:${n.toString(16).padStart(2, '0')}:${(j >> 8).toString(16).padStart(2, '0')}:${(j & 255).toString(16).padStart(2, '0')}`,
+        etcd: ready.etcd,
+        http: ready.http,
+        bootstrap: ready.bootstrap,
+        parallel,
+        order,
+      };
+      started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
+    }
+    agents.push(...started);
+    for (const m of await Promise.all(started.map((a) => a.next<AgentReady | AgentFailed>(['agent-ready', 'agent-failed'], 180_000)))) {
+      if (m.type === 'agent-failed') throw new Error(`agent ${m.index} failed to start: ${m.error}`);
+      readies.push(m);
+    }
+  }
+  const startSeconds = (Date.now() - t0) / 1000;
+  log(`  ${mode}: ${n} agents ready in ${startSeconds.toFixed(1)} s; go`);
+  const s0 = await seedStats(seed);
+  const tx0 = seedTxBytes(lab, net);
+  const cpu0 = sampleCpu();
+  const agentCpu0 = agents.map((a) => a.cpuSeconds());
+  const at = Date.now();
+  for (const a of agents) a.send({ type: 'go', at });
+  const timeoutMs = Math.max(600_000, bound.seconds * 40_000);
+  const dones: AgentDone[] = [];
+  let lastLog = Date.now();
+  await Promise.all(
+    agents.map(async (a) => {
+      const m = await a.next<AgentDone | AgentFailed>(['agent-done', 'agent-failed'], timeoutMs);
+      if (m.type === 'agent-failed') throw new Error(`agent ${m.index} failed: ${m.error}`);
+      dones.push(m);
+      if (Date.now() - lastLog > 10_000 || dones.length === n) {
+        lastLog = Date.now();
+        log(`    ${dones.length}/${n} done after ${((Date.now() - at) / 1000).toFixed(1)} s`);
+      }
+    }),
+  );
+  const cpu1 = sampleCpu();
+  const tx1 = seedTxBytes(lab, net);
+  const s1 = await seedStats(seed);
+  const agentCpu = agents.reduce((sum, a, i) => sum + a.cpuSeconds() - agentCpu0[i]!, 0);
+  await Promise.all(agents.map((a) => a.stop()));
+  const finishes = dones.map((d) => (d.end - at) / 1000);
+  const makespan = Math.max(...finishes);
+  const seedEgress = tx1 - tx0;
+  const machine = busyBetween(cpu0, cpu1);
+  const capacity = (mbit * 1e6) / 8;
+  const seedLinkUse = seedEgress / makespan / capacity;
+  const agentLinkUse = (n * set.bytes) / makespan / (n * capacity);
+  const limit =
+    machine.share >= 0.9
+      ? `CPU (machine ${(machine.share * 100).toFixed(0)}% busy)`
+      : seedLinkUse >= 0.8
+        ? `seed link (${(seedLinkUse * 100).toFixed(0)}% used)`
+        : agentLinkUse >= 0.8
+          ? `agent links (${(agentLinkUse * 100).toFixed(0)}% used)`
+          : `neither saturated (machine ${(machine.share * 100).toFixed(0)}% busy, seed link ${(seedLinkUse * 100).toFixed(0)}%, agent links ${(agentLinkUse * 100).toFixed(0)}%): latency/protocol`;
+  return {
+    mode,
+    makespan,
+    overBound: makespan / bound.seconds,
+    seedEgress,
+    seedHttp: s1.httpBytes - s0.httpBytes,
+    egressOverSet: seedEgress / set.bytes,
+    fromSeed: dones.reduce((s, d) => s + d.fromSeed, 0),
+    fromPeers: dones.reduce((s, d) => s + d.fromPeers, 0),
+    badPieces: dones.reduce((s, d) => s + d.badPieces, 0),
+    finish: { min: Math.min(...finishes), median: median(finishes), max: makespan },
+    startSeconds,
+    slowestStart: Math.max(...readies.map((r) => r.startMs)) / 1000,
+    cpu: { machineShare: machine.share, machineCoreSeconds: machine.coreSeconds, agentsCoreSeconds: agentCpu, seedCoreSeconds: (s1.cpuMicros - s0.cpuMicros) / 1e6 },
+    seedLinkUse,
+    agentLinkUse,
+    limit,
+  };
+}
+
+function print(r: Row): void {
+  const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
+  const b = r.bound;
+  console.log(`\nN = ${r.n}, every link ${r.mbit} Mbit/s, set ${mib(r.setBytes)} in ${r.files} files`);
+  console.log(`  (c) Kumar–Ross bound ${b.seconds.toFixed(1)} s (${b.which}; F/u_s ${b.seed.toFixed(1)} s, F/d_min ${b.slowest.toFixed(1)} s, N·F/(u_s+Σu_i) ${b.aggregate.toFixed(1)} s)`);
+  for (const p of r.phases) {
+    const tag = p.mode === 'swarm' ? '(a) swarm' : '(b) HTTP ';
+    console.log(
+      `  ${tag}  makespan ${p.makespan.toFixed(1)} s = ${p.overBound.toFixed(2)}× bound (first ${p.finish.min.toFixed(1)}, median ${p.finish.median.toFixed(1)})  ` +
+        `seed egress ${mib(p.seedEgress)} = ${p.egressOverSet.toFixed(2)}× set (HTTP ${mib(p.seedHttp)})` +
+        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}` : ''),
+    );
+    console.log(
+      `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s, seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
+        `start ${p.startSeconds.toFixed(0)} s; limit: ${p.limit}`,
+    );
+  }
+}
+
+const rows: Row[] = [];
+try {
+  if (process.getuid?.() !== 0) throw new Error('bench:swarm needs root (network namespaces, tc)');
+  const setDir = join(tmp, 'set');
+  mkdirSync(setDir);
+  const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
+  log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
+  const maxN = Math.max(...Ns);
+  const net = createNet(lab, maxN, mbit);
+  log(`network: bridge + seed + ${maxN} agent namespaces (${lab.tag}-*), ${mbit} Mbit/s htb on both ends of every veth`);
+  const stateDir = join(tmp, 'seed');
+  mkdirSync(stateDir);
+  const seed = worker('seed', net.seedNs, 'seed.ts', { BENCH_SWARM_SEED: JSON.stringify({ ip: SEED_IP, setDir, stateDir, site: SITE }) });
+  const ready = await seed.next<SeedReady>(['seed-ready'], 180_000);
+  log(`seed ready: etcd ${ready.etcd[0]}, HTTP ${ready.http}, ${ready.files} blobs`);
+  for (const n of Ns) {
+    const bound = kumarRoss(set.bytes, uniform(n, mbit));
+    log(`N = ${n}: bound ${bound.seconds.toFixed(1)} s; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const phases: Phase[] = [];
+    for (const mode of modes) phases.push(await phase(mode, n, net, seed, ready, set, bound));
+    const row: Row = { n, mbit, setBytes: set.bytes, files: set.files.length, bound, phases };
+    rows.push(row);
+    if (!json) print(row);
+  }
+  if (json) console.log(JSON.stringify({ mbit, setBytes: set.bytes, files: set.files.length, packages: set.packages, debDir, parallel, order, cores: CORES, loadavg: loadavg(), rows }, null, 2));
+  else console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+} catch (e) {
+  process.stderr.write(`bench:swarm failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

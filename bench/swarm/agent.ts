@@ -1,0 +1,145 @@
+// One benchmark agent, run in its own network namespace. `swarm`: a gated libp2p node enrolled in
+// etcd with a blob exchange (pieces in memory, served to peers over HTTP) that fetches every file
+// of the set by the seed's manifests, the seed's HTTP as fallback; it keeps serving after it is
+// done until told to stop. `http`: every file straight from the seed over plain HTTP (Node fetch),
+// each checked by sha256. Config: env BENCH_SWARM_AGENT (AgentConfig).
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Keys } from '../../core/keys.ts';
+import { addMachine } from '../../core/registry/machines.ts';
+import type { Store } from '../../core/store/store.ts';
+import { openStore } from '../../store/connect.ts';
+import { AgentSwarm } from '../../swarm/agent-swarm.ts';
+import { commands, cpuMicros, send } from './lines.ts';
+import type { Command, SetFile } from './proto.ts';
+
+export interface AgentConfig {
+  index: number;
+  mode: 'swarm' | 'http';
+  ip: string;
+  site: string;
+  machine: string;
+  mac: string;
+  etcd: string[];
+  http: string;
+  bootstrap: string[];
+  /** Files fetched at once. */
+  parallel: number;
+  /** `random`: each agent its own order; `same`: all in the seed's order. */
+  order: 'random' | 'same';
+}
+
+const t0 = Date.now();
+const cfg = JSON.parse(process.env.BENCH_SWARM_AGENT ?? '') as AgentConfig;
+const url = (f: SetFile): string => `${cfg.http}/files/${encodeURIComponent(f.name)}`;
+
+let go: (at: number) => void = () => undefined;
+const started = new Promise<number>((resolve) => (go = resolve));
+let stop: () => void = () => undefined;
+const stopped = new Promise<void>((resolve) => (stop = resolve));
+commands(
+  (c: Command) => {
+    if (c.type === 'go') go(c.at);
+    else if (c.type === 'stop') stop();
+  },
+  () => stop(),
+);
+process.once('SIGTERM', () => stop());
+
+async function getSet(): Promise<SetFile[]> {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${cfg.http}/set.json`);
+      if (r.ok) return (await r.json()) as SetFile[];
+    } catch (e) {
+      if (i > 50) throw e;
+    }
+    await sleep(200);
+  }
+}
+
+function ordered(set: SetFile[]): SetFile[] {
+  if (cfg.order === 'same') return set;
+  const s = [...set];
+  for (let i = s.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [s[i], s[j]] = [s[j]!, s[i]!];
+  }
+  return s;
+}
+
+/** Runs `fn` over the files, `parallel` at a time. */
+async function each(files: SetFile[], fn: (f: SetFile) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(cfg.parallel, files.length) }, async () => {
+      while (next < files.length) await fn(files[next++]!);
+    }),
+  );
+}
+
+async function plainHttp(f: SetFile): Promise<void> {
+  const r = await fetch(url(f));
+  if (!r.ok || !r.body) throw new Error(`${f.name}: HTTP ${r.status}`);
+  const h = createHash('sha256');
+  let n = 0;
+  for await (const c of r.body) {
+    h.update(c);
+    n += c.length;
+  }
+  if (n !== f.size || h.digest('hex') !== f.sha256) throw new Error(`${f.name}: wrong size or sha256 from the seed`);
+}
+
+let store: Store | undefined;
+let agent: AgentSwarm | undefined;
+try {
+  const set = await getSet();
+  const bytes = set.reduce((n, f) => n + f.size, 0);
+  if (cfg.mode === 'swarm') {
+    const keys = new Keys('/lpmos/', cfg.site);
+    store = await openStore({ endpoints: cfg.etcd, timeoutMs: 30_000 });
+    await addMachine(store, keys, { name: cfg.machine, macs: [cfg.mac] });
+    agent = await AgentSwarm.start({
+      store,
+      keys,
+      site: cfg.site,
+      machine: cfg.machine,
+      bootstrap: cfg.bootstrap,
+      listen: [`/ip4/${cfg.ip}/tcp/0`],
+      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip } },
+    });
+    const seedPeer = cfg.bootstrap[0]!.split('/p2p/')[1]!;
+    for (let i = 0; !agent.swarm.node.isConnected(seedPeer); i++) {
+      if (i > 600) throw new Error('not connected to the seed after 60 s');
+      await sleep(100);
+    }
+  }
+  send({ type: 'agent-ready', index: cfg.index, startMs: Date.now() - t0 });
+  await started;
+  const cpu0 = process.cpuUsage();
+  const files = ordered(set);
+  let fromSeed = 0;
+  let fromPeers = 0;
+  if (agent) {
+    const blobs = agent.blobs!;
+    await each(files, async (f) => {
+      const r = await blobs.fetch(f.manifest, { seedUrl: url(f) });
+      fromSeed += r.fromSeed;
+      fromPeers += r.fromPeers;
+    });
+  } else {
+    await each(files, plainHttp);
+    fromSeed = bytes;
+  }
+  const end = Date.now();
+  const cpu = cpuMicros(cpu0);
+  const st = agent?.blobs?.stats;
+  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu });
+  await stopped;
+} catch (e) {
+  send({ type: 'agent-failed', index: cfg.index, error: (e as Error).stack ?? String(e) });
+} finally {
+  await agent?.stop(0).catch(() => undefined);
+  await store?.close().catch(() => undefined);
+  process.exit(0);
+}

@@ -37,7 +37,7 @@ const stateDir = mkdtempSync(join(tmpdir(), `lpmos-blobs-seed-${process.pid}-`))
 const cleanups: (() => Promise<unknown>)[] = [];
 let machines = 0;
 
-const NAMES = ['corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
+const NAMES = ['capped-libp2p', 'lone', 'corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
 
 before(async () => {
   etcd = await TestEtcd.start();
@@ -261,5 +261,42 @@ for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
       f.data.length,
     );
     assert.ok(served.filter((b) => b > 0).length >= 2, `served: ${served.join(', ')}`);
+  });
+}
+
+test('when the only holder vanishes mid-transfer, the rest comes from the seed', async () => {
+  const f = file('lone');
+  const a = await agent();
+  const m = await a.blobs.add(f.path, { pieceSize: PIECE });
+  const fetcher = await agent({ tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000 } });
+  await holding(fetcher, m, 1);
+  let stopping: Promise<void> | undefined;
+  const r = await fetcher.blobs.fetch(m, {
+    seedUrl: f.url,
+    onProgress: (p) => {
+      if (!stopping && p.bytes >= 2 * PIECE) stopping = a.stop();
+    },
+  });
+  await stopping;
+  assert.equal(await sha256Of(fetcher, m.sha256), f.sha256);
+  assert.ok(r.fromPeers >= 2 * PIECE && r.fromSeed > 0, `from peers ${r.fromPeers}, from the seed ${r.fromSeed}`);
+  assert.equal(r.fromPeers + r.fromSeed, f.data.length);
+});
+
+// Over libp2p only: yamux's window keeps an upload in flight until the requester reads it, so
+// concurrent requests meet the cap. The HTTP server hands a piece held in memory to the loopback
+// socket's buffer at once, so there its cap only bites when sockets back up (real links).
+for (const transport of ['libp2p'] as PeerTransport[]) {
+  test(`a holder's upload cap refuses requests beyond it; the fetch waits and completes (${transport})`, async () => {
+    const f = file(`capped-${transport}`);
+    const holder = await agent({ uploads: { perPeer: 1, total: 1 } });
+    const m = await holder.blobs.add(f.path, { pieceSize: PIECE });
+    const fetcher = await agent({ transport, tuning: { concurrency: 6, perHolder: 6 } });
+    await holding(fetcher, m, 1);
+    const r = await fetcher.blobs.fetch(m);
+    assert.equal(await sha256Of(fetcher, m.sha256), f.sha256);
+    assert.equal(r.fromPeers, f.data.length);
+    assert.ok(holder.blobs.stats.uploadsRefused > 0, 'requests over the cap were refused');
+    assert.equal(holder.blobs.stats.piecesServed, m.pieces.length);
   });
 }

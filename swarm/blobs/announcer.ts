@@ -21,6 +21,8 @@ export interface AnnouncerDeps {
   log: Logger;
   pieceDelayMs?: number;
   everyMs?: number;
+  /** Called for every accepted announcement (e.g. to connect to the holder). */
+  onHolder?: (peerId: string, addrs: string[]) => void;
 }
 
 export class HaveAnnouncer {
@@ -74,6 +76,7 @@ export class HaveAnnouncer {
     }
     this.stats.received++;
     this.#d.index.update(msg.from.toString(), { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, r.msg.gone ?? []);
+    this.#d.onHolder?.(msg.from.toString(), r.msg.addrs);
   };
 
   readonly #onStore = (ev: StoreEvent): void => {

@@ -176,4 +176,6 @@ export interface BlobServiceOptions {
    * message costs each receiver a signature check, and a crowd downloading at once announces a lot.
    */
   announcePieceMs?: number;
+  /** Agents connect to holders they hear of until they have this many peers besides the seed (default 8). */
+  meshPeers?: number;
 }

@@ -64,6 +64,7 @@ export class BlobService implements BlobExchange {
   #tuning: DownloadTuning;
   #flights = new Map<string, Flight>();
   #stop = new AbortController();
+  #dialing = new Set<string>();
   /** `peer blob` pairs whose holder sent bad bytes: never asked for that blob again. */
   #bad = new Set<string>();
 
@@ -92,6 +93,7 @@ export class BlobService implements BlobExchange {
       log: this.#log,
       ...(opts.announceEveryMs ? { everyMs: opts.announceEveryMs } : {}),
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : {}),
+      ...(agent ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
     });
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
@@ -131,6 +133,23 @@ export class BlobService implements BlobExchange {
     this.announcer.stop();
     await this.#p2p.stop();
     await this.#http?.stop();
+  }
+
+  /**
+   * Connects to holders we hear of until we have `meshPeers` connections besides the seed: pieces
+   * over HTTP need no libp2p connection, so without this every agent's only peer would be the seed
+   * and announcements would reach most agents only by gossipsub's lazy IHAVE rounds (1 s each, 6
+   * peers a round) once the seed's mesh (≤ 12) is full.
+   */
+  #keepMesh(peerId: string, addrs: string[]): void {
+    if (this.#dialing.has(peerId) || addrs.length === 0 || peerId === this.node.peerId) return;
+    if (this.node.libp2p.getConnections().length >= (this.#o.meshPeers ?? 8) + 1 || this.node.isConnected(peerId)) return;
+    this.#dialing.add(peerId);
+    const target = addrs.find((a) => !a.startsWith('/ip4/127.')) ?? addrs[0]!;
+    this.node
+      .dial(target, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5000)]))
+      .catch((e: unknown) => this.#log.debug({ peer: peerId, err: (e as Error).message }, 'could not connect to a holder'))
+      .finally(() => this.#dialing.delete(peerId));
   }
 
   /** The first non-loopback IPv4 address the node listens on (what peers can reach), else loopback. */

@@ -249,6 +249,8 @@ for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
     for (const h of holders) m = await h.blobs.add(f.path, { pieceSize: PIECE });
     const fetcher = await agent({ transport });
     await holding(fetcher, m!, 3);
+    // Announcements reached it through the seed, and it connected to the holders it heard of.
+    await until('connected to the holders', () => holders.every((h) => fetcher.swarm.swarm.node.isConnected(h.swarm.peerId)));
     const before = seedBytes(`three-${transport}`);
     const r = await fetcher.blobs.fetch(m!, { seedUrl: f.url });
     assert.equal(await sha256Of(fetcher, m!.sha256), f.sha256);

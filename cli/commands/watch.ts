@@ -3,12 +3,12 @@
 // streams one JSON line per machine and per change instead; `--once` prints the current state
 // and exits (scripts, tests).
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { isLpmosError } from '../../core/errors.ts';
 import type { Keys } from '../../core/keys.ts';
 import { statusSchema, type Status } from '../../core/model/status.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openContext } from '../context.ts';
+import { ProgressView } from '../progress-view.ts';
 
 export interface MachineProgress {
   machine: string;
@@ -78,10 +78,6 @@ async function follow(store: Store, keys: Keys, signal: AbortSignal, onRows: (ro
   }
 }
 
-function label(r: MachineProgress): string {
-  return [r.state, r.step, r.error].filter(Boolean).join('  ');
-}
-
 export function registerWatchCommand(program: Command): void {
   program
     .command('watch')
@@ -94,26 +90,10 @@ export function registerWatchCommand(program: Command): void {
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const bars = opts.output === 'table' && process.stdout.isTTY && !opts.once
-        ? new cliProgress.MultiBar({ format: '{machine} [{bar}] {percentage}% | {label}', hideCursor: true, clearOnComplete: false, autopadding: true, stream: process.stdout }, cliProgress.Presets.shades_classic)
-        : undefined;
-      const bar = new Map<string, cliProgress.SingleBar>();
-      let width = 8;
+      const view = opts.output === 'table' ? new ProgressView({ bars: process.stdout.isTTY && !opts.once }) : undefined;
       const show = (row: MachineProgress) => {
-        if (opts.output === 'json') {
-          process.stdout.write(`${JSON.stringify(row)}\n`);
-          return;
-        }
-        width = Math.max(width, row.machine.length);
-        const payload = { machine: row.machine.padEnd(width), label: label(row) };
-        const value = row.state === 'provisioned' ? 100 : Math.round(row.progress ?? 0);
-        if (!bars) {
-          process.stdout.write(`${payload.machine}  ${String(value).padStart(3)}%  ${payload.label}\n`);
-          return;
-        }
-        const b = bar.get(row.machine);
-        if (b) b.update(value, payload);
-        else bar.set(row.machine, bars.create(100, value, payload));
+        if (view) view.show(row);
+        else process.stdout.write(`${JSON.stringify(row)}\n`);
       };
       try {
         await follow(
@@ -121,16 +101,14 @@ export function registerWatchCommand(program: Command): void {
           ctx.keys,
           stop.signal,
           (current) => {
-            width = Math.max(width, ...current.map((r) => r.machine.length));
+            view?.reserve(current.map((r) => r.machine));
             for (const r of current.sort((a, b) => a.machine.localeCompare(b.machine))) show(r);
             if (opts.once) stop.abort();
           },
           (c) => {
             if (c.type === 'set') show(c.row);
             else {
-              const b = bar.get(c.machine);
-              if (b) bars?.remove(b);
-              bar.delete(c.machine);
+              view?.remove(c.machine);
               if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ machine: c.machine, state: 'deleted' })}\n`);
             }
           },
@@ -138,7 +116,7 @@ export function registerWatchCommand(program: Command): void {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        bars?.stop();
+        view?.stop();
         await ctx.close();
       }
     });

@@ -17,6 +17,12 @@ export interface InstallContext {
   bootMac?: string;
   /** Mount point of the new root. */
   target: string;
+  /**
+   * The agent's apt proxy (agent/apt-proxy.ts), when it runs: `url` stands in for `seedUrl` while
+   * installing (debootstrap's mirror), `proxyUrl` is apt's HTTP proxy in the target. The installed
+   * system's sources name the seed's mirror either way.
+   */
+  aptProxy?: { url: string; proxyUrl: string };
 }
 
 /** `http://seed:8080` + profile → the seed's apt mirror for that distribution (`/mirror/debian`). */
@@ -38,6 +44,7 @@ export function buildInstallSpec(ctx: InstallContext, inventory: Inventory, spec
     firmware: inventory.bootMode,
     seedUrl: ctx.seedUrl,
     mirror: seedMirror(ctx.seedUrl, profile),
+    ...(ctx.aptProxy ? { installMirror: seedMirror(ctx.aptProxy.url, profile), aptProxy: ctx.aptProxy.proxyUrl } : {}),
     target: ctx.target,
     hostname: hostnameFor(ctx.machine, spec, profile),
     ...(cmdline ? { kernelCmdline: cmdline } : {}),

@@ -3,6 +3,7 @@
 // This file is also the entry the ramdisk bundles into one file (boot/ramdisk).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import { promisify } from 'node:util';
 import { decodeAgentCmdline, type AgentBootSettings } from '../core/cmdline.ts';
 import { ErrorCode, formatError, isLpmosError, exitCodes } from '../core/errors.ts';
@@ -12,6 +13,8 @@ import { openStore } from '../store/connect.ts';
 import { collectInventory } from './inventory/collect.ts';
 import { recordProcessGroups } from '../installers/exec.ts';
 import { AgentSwarm } from '../swarm/agent-swarm.ts';
+import { AptProxy } from './apt-proxy.ts';
+import { MetricsWriter } from './metrics-writer.ts';
 import { runAgent } from './agent.ts';
 import { SpecFollower, type ProgressSink } from './installer.ts';
 import { endLeftoverGroups } from './leftovers.ts';
@@ -83,6 +86,8 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
   const keys = new Keys(settings.prefix, settings.site);
   let swarm: AgentSwarm | undefined;
   let follower: SpecFollower | undefined;
+  let proxy: AptProxy | undefined;
+  let metrics: MetricsWriter | undefined;
   try {
     await runAgent(
       {
@@ -90,17 +95,35 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
         onMachine: async (machine, inventory) => {
           let progress: ProgressSink;
           if (settings.bootstrap.length) {
-            swarm = await AgentSwarm.start({ store, keys, site: settings.site, machine, bootstrap: settings.bootstrap, logger: logger.child({ component: 'swarm' }) }, signal);
-            logger.info({ peerId: swarm.peerId, bootstrap: settings.bootstrap }, 'joined the swarm');
+            swarm = await AgentSwarm.start(
+              { store, keys, site: settings.site, machine, bootstrap: settings.bootstrap, logger: logger.child({ component: 'swarm' }), blobs: { budget: blobBudget(), http: { host: '0.0.0.0' } } },
+              signal,
+            );
+            logger.info({ peerId: swarm.peerId, bootstrap: settings.bootstrap, blobs: swarm.blobs?.httpUrl }, 'joined the swarm');
             const s = swarm;
-            progress = { report: (p) => s.report(p), drain: (ms) => s.drain(ms) };
+            ({ proxy, metrics } = await startPackageCache(s, { store, keys, machine, seedUrl: settings.seed, logger }));
+            const m = metrics;
+            progress = {
+              report: (p) => {
+                s.report(p);
+                // The end of an install (either way): the counters go to etcd now, not at the next tick.
+                if (p.state === 'complete' || p.state === 'failed') void m?.flush();
+              },
+              drain: async (ms) => {
+                await m?.flush();
+                return s.drain(ms);
+              },
+            };
           } else {
             progress = noSwarm(logger);
           }
           follower = new SpecFollower({
             store, keys, logger, inventory, progress, reboot: runtime.reboot,
             ...(runtime.refuseInstall ? { refuseInstall: runtime.refuseInstall } : {}),
-            context: { machine, seedUrl: settings.seed, target: runtime.target, ...(settings.bootMac ? { bootMac: settings.bootMac } : {}) },
+            context: {
+              machine, seedUrl: settings.seed, target: runtime.target, ...(settings.bootMac ? { bootMac: settings.bootMac } : {}),
+              ...(proxy ? { aptProxy: { url: proxy.url, proxyUrl: proxy.proxyUrl } } : {}),
+            },
           });
           const f = follower;
           return (spec) => f.onSpec(spec);
@@ -111,9 +134,49 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
     );
   } finally {
     await follower?.stop('the agent is stopping');
+    await metrics?.stop();
+    await proxy?.stop();
     await swarm?.stop().catch(() => false);
     await store.close();
   }
+}
+
+/**
+ * Memory for the blob store (the ramdisk is RAM too): a quarter of what is free when the agent
+ * starts, at least 64 MiB (a kernel package fits) and at most 1 GiB. Unpinned blobs are evicted
+ * first; a package that does not fit is passed through from the seed.
+ */
+export function blobBudget(free = freemem()): number {
+  const MiB = 1024 * 1024;
+  return Math.max(64 * MiB, Math.min(1024 * MiB, Math.floor(free / 4)));
+}
+
+/**
+ * The package cache through the swarm: the apt proxy the installer uses as its mirror, and the
+ * metrics writer (`swarm/metrics/<machine>`). Without a blob exchange, or when the proxy cannot
+ * start, the install uses the seed's mirror directly.
+ */
+async function startPackageCache(
+  swarm: AgentSwarm,
+  o: { store: Awaited<ReturnType<typeof openStore>>; keys: Keys; machine: string; seedUrl: string; logger: Logger },
+): Promise<{ proxy?: AptProxy; metrics?: MetricsWriter }> {
+  const blobs = swarm.blobs;
+  if (!blobs) return {};
+  let proxy: AptProxy | undefined = new AptProxy({ seedUrl: o.seedUrl, exchange: blobs, logger: o.logger.child({ component: 'apt-proxy' }) });
+  try {
+    await proxy.start();
+  } catch (e) {
+    o.logger.warn({ err: formatError(e) }, 'apt proxy not started: packages come from the seed directly');
+    proxy = undefined;
+  }
+  const p = proxy;
+  const metrics = new MetricsWriter({
+    store: o.store, keys: o.keys, machine: o.machine, peerId: swarm.peerId, blobs: () => blobs.stats,
+    ...(p ? { proxy: () => p.counters } : {}),
+    logger: o.logger.child({ component: 'metrics' }),
+  });
+  metrics.start();
+  return { ...(proxy ? { proxy } : {}), metrics };
 }
 
 /** Without a swarm (no lpmos.bootstrap) progress has nowhere to go but the log: the seed sees only etcd. */

@@ -57,6 +57,9 @@ export class Keys {
    */
   machineLogs(id: string): string { return `${this.root}logs/${id}/`; }
   machineLogEntry(id: string, seq: number): string { return `${this.root}logs/${id}/${String(seq).padStart(12, '0')}`; }
+  /** Blob exchange counters of one machine's agent (bytes from seed, from peers, served), written by that agent only. */
+  swarmMetrics(machine: string): string { return `${this.root}swarm/metrics/${machine}`; }
+  swarmMetricsAll(): string { return `${this.root}swarm/metrics/`; }
   /** Highest progress seq the seed has folded into etcd for a machine: the publisher's acknowledgement. */
   progressSeq(id: string): string { return `${this.root}progress/${id}`; }
 

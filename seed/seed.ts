@@ -126,6 +126,11 @@ export class Seed {
           },
           { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror },
         );
+        const blobs = this.#swarm?.blobs;
+        if (blobs) {
+          const { renderSeedBlobStats } = await import('./blobs-metrics.ts');
+          this.#http.metrics.collectors.push(() => renderSeedBlobStats(blobs.stats));
+        }
       }
       await writeSeedInfo(c.stateDir, {
         pid: process.pid,
@@ -179,7 +184,8 @@ export class Seed {
     const { SeedSwarm } = await import('../swarm/seed-swarm.ts');
     try {
       this.#swarm = await SeedSwarm.start(
-        { store, keys: this.keys, site: c.site, stateDir: c.stateDir, listen: [`/ip4/${c.address}/tcp/${c.swarmPort}`], logger: this.#log.child({ component: 'swarm' }) },
+        // The blob exchange in the seed's role: it answers manifests and indexes who holds what.
+        { store, keys: this.keys, site: c.site, stateDir: c.stateDir, listen: [`/ip4/${c.address}/tcp/${c.swarmPort}`], logger: this.#log.child({ component: 'swarm' }), blobs: { dir: join(c.stateDir, 'blobs') } },
         signal,
       );
     } catch (e) {

@@ -5,6 +5,7 @@ import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import { nameFromMac, normalizeMac } from '../../core/model/index.ts';
 import { ACTIONS, type Action } from '../../core/model/spec.ts';
 import { addMachine, assignMachine, deleteMachine, getMachine, listMachines, type MachineView } from '../../core/registry/machines.ts';
+import { decodeSwarmMetrics } from '../../swarm/metrics-record.ts';
 import { withContext } from '../context.ts';
 import { collect } from '../documents.ts';
 import { outputOption, print, type OutputFormat } from '../output.ts';
@@ -84,12 +85,17 @@ export function registerMachineCommands(program: Command): void {
 
   machine
     .command('show')
-    .description('show one machine: identity, spec, status and inventory')
+    .description('show one machine: identity, spec, status, inventory and swarm bytes')
     .argument('<name>', 'machine name')
     .addOption(outputOption().default('yaml'))
     .action(async (name: string, opts: { output: OutputFormat }, cmd: Command) => {
-      const v = await withContext(cmd, (ctx) => getMachine(ctx.store, ctx.keys, name));
-      const doc = toDocument(v);
+      const { v, swarm } = await withContext(cmd, async (ctx) => {
+        const view = await getMachine(ctx.store, ctx.keys, name);
+        // The agent's swarm counters (bytes from the seed, from peers, served), when it wrote any.
+        const kv = await ctx.store.get(ctx.keys.swarmMetrics(name));
+        return { v: view, swarm: kv ? decodeSwarmMetrics(kv.value) : undefined };
+      });
+      const doc = { ...toDocument(v), ...(swarm ? { swarm } : {}) };
       print(opts.output, doc, () => stringify(doc));
     });
 

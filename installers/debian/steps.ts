@@ -75,6 +75,9 @@ const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C.UTF-8' };
 export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec): Step[] {
   const t = spec.target;
   const mirror = profile.mirror ?? spec.mirror;
+  // The agent's proxy stands in for the seed's mirror only: a profile's own mirror is used as is.
+  const installMirror = profile.mirror ?? spec.installMirror ?? spec.mirror;
+  const aptOpts = !profile.mirror && spec.aptProxy ? ['-o', `Acquire::http::Proxy=${spec.aptProxy}`] : [];
   const suite = codename(profile.os);
   const done = `${t}/var/lib/lpmos/os.done`;
   const include = basePackages(profile, layout, spec);
@@ -90,7 +93,7 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
       // A debootstrap killed half-way leaves a root it cannot continue: start over from an empty one.
       { kind: 'clean', dir: t, keep: mountOrder(layout.filesystems).map((f) => targetPath(t, f.mount ?? '/')).filter((d) => d !== t) },
       run(['debootstrap', '--debian-installer', '--variant=minbase', `--arch=${profile.os.arch}`, `--include=${include.join(',')}`,
-        ...(profile.os.name === 'debian' ? ['--components=main'] : []), ...(spec.cacheDir ? [`--cache-dir=${spec.cacheDir}`] : []), suite, t, mirror],
+        ...(profile.os.name === 'debian' ? ['--components=main'] : []), ...(spec.cacheDir ? [`--cache-dir=${spec.cacheDir}`] : []), suite, t, installMirror],
       { progress: 'debootstrap', env: { LC_ALL: 'C' } }),
       { kind: 'write', path: done, content: `${include.join(' ')}\n` },
     ],
@@ -130,7 +133,7 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
         a.push(run(['sh', '-c', 'mkdir -p /etc/mdadm && { echo "HOMEHOST <ignore>"; echo "MAILADDR root"; mdadm --detail --scan; } > /etc/mdadm/mdadm.conf']));
       }
       if (profile.packages.length) {
-        a.push(run(['apt-get', 'update'], { env: APT_ENV }), run(['apt-get', 'install', '-y', '--no-install-recommends', ...profile.packages], { env: APT_ENV }));
+        a.push(run(['apt-get', ...aptOpts, 'update'], { env: APT_ENV }), run(['apt-get', ...aptOpts, 'install', '-y', '--no-install-recommends', ...profile.packages], { env: APT_ENV }));
       }
       if (spec.seedUrl) {
         a.push(

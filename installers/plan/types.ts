@@ -11,8 +11,21 @@ export interface InstallSpec {
   firmware: 'bios' | 'uefi';
   /** Base URL of the seed (`http://10.0.0.1:8080`); the first-boot unit POSTs to it. Optional in tests. */
   seedUrl?: string;
-  /** Debian mirror to install from (`http://seed/debian`); the profile's `mirror` wins. */
+  /**
+   * Debian mirror of the installed system (`http://seed/mirror/debian`): its apt sources. Also what the
+   * install uses unless `installMirror` is set. The profile's `mirror` wins over both.
+   */
   mirror: string;
+  /**
+   * Mirror debootstrap installs from, when it differs from `mirror`: the agent's apt proxy
+   * (`http://127.0.0.1:P/mirror/debian`), which gets package files through the swarm.
+   */
+  installMirror?: string;
+  /**
+   * HTTP proxy apt uses inside the target while installing (the agent's apt proxy), so the packages of
+   * the configure step come through the swarm too while the sources keep naming `mirror`.
+   */
+  aptProxy?: string;
   /** Mount point of the new root; `/target` on the agent. */
   target: string;
   /** Package cache for debootstrap (`--cache-dir`), so a second install does not download again. */

@@ -5,6 +5,8 @@ export class HttpMetrics {
   readonly #requests = new Map<string, number>();
   readonly #bytes = new Map<string, number>();
   inFlight = 0;
+  /** More exposition text from other parts of the seed (its blob exchange), appended by the /metrics route. */
+  readonly collectors: (() => string)[] = [];
 
   request(route: string, status: number, bytes: number): void {
     const k = `${route}\u0000${status}`;

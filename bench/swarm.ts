@@ -9,7 +9,8 @@
 // Env: BENCH_N (default "8"; e.g. "8,32,64"), BENCH_MBIT (every link, default 100), BENCH_SET_MIB
 // (total set size, default every package), BENCH_BLOB_MIB (default 64), BENCH_DEBS (default
 // ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
-// per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only).
+// per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
+// BENCH_PROF_DIR (agent 1 of each phase writes a V8 CPU profile there).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
@@ -34,6 +35,8 @@ const modes = (process.env.BENCH_MODES ?? 'swarm,http').split(',') as ('swarm' |
 const parallel = Number(process.env.BENCH_PAR ?? 4);
 const order = (process.env.BENCH_ORDER ?? 'random') as 'random' | 'same';
 const json = process.env.BENCH_JSON === '1';
+/** Agent 1 of every phase writes a V8 CPU profile here. */
+const profDir = process.env.BENCH_PROF_DIR;
 const SITE = 'bench';
 const here = import.meta.dirname;
 
@@ -52,12 +55,15 @@ interface Phase {
   fromSeed: number;
   fromPeers: number;
   badPieces: number;
+  /** Medians over agents: one fetch of a file under 1 MiB, and of the largest file, s. */
+  smallFile: number;
+  biggestFile: number;
   /** Agents' finish times after go, s. */
   finish: { min: number; median: number; max: number };
   /** Seconds to start all agents (before go), and the slowest agent's own start. */
   startSeconds: number;
   slowestStart: number;
-  cpu: { machineShare: number; machineCoreSeconds: number; agentsCoreSeconds: number; seedCoreSeconds: number };
+  cpu: { machineShare: number; machineCoreSeconds: number; agentsCoreSeconds: number; seedCoreSeconds: number; oursShare: number; agentMsPerMiB: number };
   /** Link use: seed's average send rate over its capacity; agents' average receive rate over theirs. */
   seedLinkUse: number;
   agentLinkUse: number;
@@ -94,8 +100,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-function worker(name: string, ns: string, script: string, env: NodeJS.ProcessEnv): Worker {
-  const w = new Worker(name, ns, join(here, 'swarm', script), { NODE_COMPILE_CACHE: join(tmp, 'compile-cache'), ...env });
+function worker(name: string, ns: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Worker {
+  const w = new Worker(name, ns, join(here, 'swarm', script), { NODE_COMPILE_CACHE: join(tmp, 'compile-cache'), ...env }, nodeArgs);
   live.add(w);
   void w.exited.then(() => live.delete(w));
   return w;
@@ -129,7 +135,8 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         parallel,
         order,
       };
-      started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
+      const prof = profDir && j === 1 ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=agent-1-${mode}-n${n}.cpuprofile`] : [];
+      started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }, prof));
     }
     agents.push(...started);
     for (const m of await Promise.all(started.map((a) => a.next<AgentReady | AgentFailed>(['agent-ready', 'agent-failed'], 180_000)))) {
@@ -171,14 +178,17 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const capacity = (mbit * 1e6) / 8;
   const seedLinkUse = seedEgress / makespan / capacity;
   const agentLinkUse = (n * set.bytes) / makespan / (n * capacity);
+  const ours = (agentCpu + (s1.cpuMicros - s0.cpuMicros) / 1e6) / (makespan * CORES);
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  // A saturated link is the limit whatever the CPU did; otherwise a busy machine is.
   const limit =
-    machine.share >= 0.9
-      ? `CPU (machine ${(machine.share * 100).toFixed(0)}% busy)`
-      : seedLinkUse >= 0.8
-        ? `seed link (${(seedLinkUse * 100).toFixed(0)}% used)`
-        : agentLinkUse >= 0.8
-          ? `agent links (${(agentLinkUse * 100).toFixed(0)}% used)`
-          : `neither saturated (machine ${(machine.share * 100).toFixed(0)}% busy, seed link ${(seedLinkUse * 100).toFixed(0)}%, agent links ${(agentLinkUse * 100).toFixed(0)}%): latency/protocol`;
+    seedLinkUse >= 0.8
+      ? `seed link (${pct(seedLinkUse)} used)`
+      : agentLinkUse >= 0.8
+        ? `agent links (${pct(agentLinkUse)} used)`
+        : machine.share >= 0.9
+          ? `CPU (machine ${pct(machine.share)} busy, ${pct(ours)} by this benchmark; links: seed ${pct(seedLinkUse)}, agents ${pct(agentLinkUse)})`
+          : `neither (machine ${pct(machine.share)} busy, seed link ${pct(seedLinkUse)}, agent links ${pct(agentLinkUse)}): latency of the protocol`;
   return {
     mode,
     makespan,
@@ -189,10 +199,12 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     fromSeed: dones.reduce((s, d) => s + d.fromSeed, 0),
     fromPeers: dones.reduce((s, d) => s + d.fromPeers, 0),
     badPieces: dones.reduce((s, d) => s + d.badPieces, 0),
+    smallFile: median(dones.map((d) => d.smallFileSeconds)),
+    biggestFile: median(dones.map((d) => d.biggestFileSeconds)),
     finish: { min: Math.min(...finishes), median: median(finishes), max: makespan },
     startSeconds,
     slowestStart: Math.max(...readies.map((r) => r.startMs)) / 1000,
-    cpu: { machineShare: machine.share, machineCoreSeconds: machine.coreSeconds, agentsCoreSeconds: agentCpu, seedCoreSeconds: (s1.cpuMicros - s0.cpuMicros) / 1e6 },
+    cpu: { machineShare: machine.share, machineCoreSeconds: machine.coreSeconds, agentsCoreSeconds: agentCpu, seedCoreSeconds: (s1.cpuMicros - s0.cpuMicros) / 1e6, oursShare: ours, agentMsPerMiB: (agentCpu * 1000) / ((n * set.bytes) / MiB) },
     seedLinkUse,
     agentLinkUse,
     limit,
@@ -212,8 +224,10 @@ function print(r: Row): void {
         (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}` : ''),
     );
     console.log(
-      `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s, seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
-        `start ${p.startSeconds.toFixed(0)} s; limit: ${p.limit}`,
+      `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
+        `start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
+    );
+    console.log(`             limit: ${p.limit}`,
     );
   }
 }

@@ -68,6 +68,11 @@ function ordered(set: SetFile[]): SetFile[] {
   return s;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
 /** Runs `fn` over the files, `parallel` at a time. */
 async function each(files: SetFile[], fn: (f: SetFile) => Promise<void>): Promise<void> {
   let next = 0;
@@ -120,21 +125,28 @@ try {
   const files = ordered(set);
   let fromSeed = 0;
   let fromPeers = 0;
+  const perFile: { size: number; s: number }[] = [];
   if (agent) {
     const blobs = agent.blobs!;
     await each(files, async (f) => {
+      const t = Date.now();
       const r = await blobs.fetch(f.manifest, { seedUrl: url(f) });
+      perFile.push({ size: f.size, s: (Date.now() - t) / 1000 });
       fromSeed += r.fromSeed;
       fromPeers += r.fromPeers;
     });
   } else {
-    await each(files, plainHttp);
+    await each(files, async (f) => {
+      const t = Date.now();
+      await plainHttp(f);
+      perFile.push({ size: f.size, s: (Date.now() - t) / 1000 });
+    });
     fromSeed = bytes;
   }
   const end = Date.now();
   const cpu = cpuMicros(cpu0);
   const st = agent?.blobs?.stats;
-  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu });
+  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
   await stopped;
 } catch (e) {
   send({ type: 'agent-failed', index: cfg.index, error: (e as Error).stack ?? String(e) });

@@ -14,9 +14,9 @@ export class Worker {
   #stopped = false;
   readonly name: string;
 
-  constructor(name: string, ns: string, script: string, env: NodeJS.ProcessEnv) {
+  constructor(name: string, ns: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
     this.name = name;
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, script], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, script], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.pid = this.child.pid ?? -1;
     this.child.stdin!.on('error', () => undefined);
     this.child.stderr!.on('data', (d: Buffer) => {

@@ -21,6 +21,8 @@ export interface AnnouncerDeps {
   log: Logger;
   pieceDelayMs?: number;
   everyMs?: number;
+  /** Pieces of a blob this node is fetching from the seed now (announced as `fetching`). */
+  fetching?: (sha256: string) => Uint8Array | undefined;
   /** Called for every accepted announcement (e.g. to connect to the holder). */
   onHolder?: (peerId: string, addrs: string[]) => void;
 }
@@ -44,9 +46,14 @@ export class HaveAnnouncer {
   haveFor(blobs: string[]): HaveMessage {
     const states = blobs.flatMap((s) => {
       const st = this.#d.store.get(s);
-      return st && st.count > 0 ? [st] : [];
+      return st && this.#worth(st) ? [st] : [];
     });
     return this.#message(states.slice(0, MAX_HAVE_BLOBS), []);
+  }
+
+  /** A blob is announced once it has a piece or a piece is being fetched from the seed. */
+  #worth(st: BlobState): boolean {
+    return st.count > 0 || this.#d.fetching?.(st.manifest.sha256) !== undefined;
   }
 
   #message(states: BlobState[], gone: string[]): HaveMessage {
@@ -55,7 +62,10 @@ export class HaveAnnouncer {
       v: 1,
       addrs: w.addrs.slice(0, 16),
       ...(w.http ? { http: w.http } : {}),
-      blobs: states.map((s) => ({ sha256: s.manifest.sha256, pieces: s.manifest.pieces.length, have: encodeBits(s.have, s.manifest.pieces.length, s.complete) })),
+      blobs: states.map((s) => {
+        const fetching = s.complete ? undefined : this.#d.fetching?.(s.manifest.sha256);
+        return { sha256: s.manifest.sha256, pieces: s.manifest.pieces.length, have: encodeBits(s.have, s.manifest.pieces.length, s.complete), ...(fetching ? { fetching: Buffer.from(fetching).toString('base64') } : {}) };
+      }),
       ...(gone.length > 0 ? { gone } : {}),
     };
   }
@@ -101,6 +111,13 @@ export class HaveAnnouncer {
     this.#timer.unref();
   }
 
+  /** Announces a blob's state soon (`now`: at once — a claim on a seed piece must travel fast). */
+  changed(sha256: string, now = false): void {
+    if (!this.#d.announce) return;
+    this.#pending.add(sha256);
+    this.#schedule(now ? 0 : (this.#d.pieceDelayMs ?? 250));
+  }
+
   /** Publishes pending announcements now. */
   flush(): void {
     const states = [...this.#pending].flatMap((s) => {
@@ -117,7 +134,7 @@ export class HaveAnnouncer {
   announceAll(): void {
     if (!this.#d.announce) return;
     this.#publish(
-      this.#d.store.list().filter((s) => s.count > 0),
+      this.#d.store.list().filter((s) => this.#worth(s)),
       [],
     );
   }

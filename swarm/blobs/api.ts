@@ -122,6 +122,11 @@ export interface HaveEntry {
   addrs: string[];
   http?: string;
   at: number;
+  /**
+   * Pieces it is fetching from the seed right now: others wait for those (then fetch them from it)
+   * instead of asking the seed for the same bytes — the cold start, when nobody has anything yet.
+   */
+  fetching?: Uint8Array;
 }
 
 /** The blob service of one node: its store, announcements, holder index, server(s) and fetcher. */

@@ -1,7 +1,7 @@
 // One blob's download (issue 7): pieces from several holders at once (plan.ts), each verified
 // against the manifest before it is stored — the store announces it at once, so others can fetch
 // from us while we are still downloading. A holder that sends bad bytes is dropped for this blob
-// and the piece asked elsewhere; one that fails or is slow twice is replaced; a piece no peer has,
+// and the piece asked elsewhere; one that fails or is slow twice is benched; a piece no peer has,
 // or that peers failed twice, comes from the seed (HTTP Range). The whole is verified at the end.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,12 +22,14 @@ export interface DownloadTuning {
   pieceTimeoutMs: number;
   /** A seed piece slower than this is retried, ms. */
   seedTimeoutMs: number;
-  /** Failures (error, timeout) after which a holder is no longer asked for this blob. */
+  /** Failures (error, timeout) in a row after which a holder is benched for a while (2 s, doubling to 30 s). */
   maxHolderFailures: number;
   /** Peer failures of one piece after which the seed may serve it. */
   seedAfterPeerFailures: number;
   /** With no seed URL: give up when no holder has a missing piece for this long, ms. */
   noSourceTimeoutMs: number;
+  /** Another peer's claim on a seed piece (`fetching`) is honoured while its last announcement is this fresh, ms. */
+  claimTtlMs: number;
 }
 
 export const DEFAULT_TUNING: DownloadTuning = {
@@ -39,6 +41,7 @@ export const DEFAULT_TUNING: DownloadTuning = {
   maxHolderFailures: 2,
   seedAfterPeerFailures: 2,
   noSourceTimeoutMs: 10_000,
+  claimTtlMs: 5000,
 };
 
 export interface DownloadDeps {
@@ -49,6 +52,8 @@ export interface DownloadDeps {
   forget: (peerId: string, sha256: string) => void;
   peerPiece: (holder: HaveEntry, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
   seedPiece: (url: string, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
+  /** Announces that we fetch this piece from the seed; the function ends the claim. */
+  claim: (sha256: string, index: number) => () => void;
   stats: BlobStats;
   log: Logger;
   tuning: DownloadTuning;
@@ -64,6 +69,7 @@ export interface DownloadResult {
 interface Holder extends HolderView {
   entry: HaveEntry;
   failures: number;
+  strikes: number;
 }
 
 export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOptions): Promise<DownloadResult> {
@@ -76,7 +82,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const excluded = new Map<number, Set<string>>();
   const peerFailures = new Map<number, number>();
   const holders = new Map<string, Holder>();
-  const gone = new Set<string>(); // dropped (bad bytes) or failed too often
+  const gone = new Set<string>(); // dropped for bad bytes
   let seedInFlight = 0;
   let lastSource = Date.now();
   let wake: () => void = () => undefined;
@@ -92,7 +98,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       if (e.peerId === d.self || gone.has(e.peerId) || e.pieces !== n) continue;
       const h = holders.get(e.peerId);
       if (h) h.entry = e;
-      else holders.set(e.peerId, { id: e.peerId, entry: e, have: e.have, inFlight: 0, busyUntil: 0, failures: 0 });
+      else holders.set(e.peerId, { id: e.peerId, entry: e, have: e.have, inFlight: 0, busyUntil: 0, failures: 0, strikes: 0 });
       holders.get(e.peerId)!.have = e.have;
     }
   };
@@ -116,6 +122,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       await accept(i, bytes);
       lastSource = Date.now();
       h.failures = 0;
+      h.strikes = 0;
       result.fromPeers += bytes.length;
       d.stats.bytesFromPeers += bytes.length;
       d.stats.piecesFromPeers++;
@@ -129,17 +136,21 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
           d.stats.peersDropped++;
           d.log.warn({ blob: sha.slice(0, 12), piece: i, peer: h.id }, 'peer sent bad bytes: dropped for this blob');
         }
-        dropHolder(h.id, true);
+        dropHolder(h.id);
       } else if (why === 'busy') {
         h.busyUntil = Date.now() + 250;
       } else if (why === 'not-found') {
         exclude(h.id, i);
       } else {
-        exclude(h.id, i);
+        // Failed or slow: not excluded for good (an overloaded holder recovers, and with no seed URL
+        // it may be the only source), but benched — 2 s, 4 s, … up to 30 s — after every
+        // `maxHolderFailures` failures in a row, so its pieces go to other holders or the seed.
         peerFailures.set(i, (peerFailures.get(i) ?? 0) + 1);
         if (++h.failures >= t.maxHolderFailures) {
-          d.log.info({ blob: sha.slice(0, 12), peer: h.id, why }, 'holder failed or is slow: replaced for this blob');
-          dropHolder(h.id, false);
+          h.failures = 0;
+          const ms = Math.min(30_000, 1000 * 2 ** ++h.strikes);
+          h.busyUntil = Date.now() + ms;
+          d.log.info({ blob: sha.slice(0, 12), peer: h.id, why, ms }, 'holder failed or is slow: replaced for a while');
         }
       }
     }
@@ -147,6 +158,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
 
   const fromSeed = async (url: string, i: number): Promise<void> => {
     const sig = AbortSignal.any([signal, AbortSignal.timeout(t.seedTimeoutMs)]);
+    const unclaim = d.claim(sha, i);
     try {
       const bytes = await d.seedPiece(url, m, i, sig);
       if (!pieceMatches(m, i, bytes)) throw new LpmosError(ErrorCode.Validation, `piece ${i} of ${sha.slice(0, 12)} from the seed (${url}) does not match its sha256`);
@@ -161,7 +173,18 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       if (e instanceof LpmosError && (e.code === ErrorCode.Validation || e.code === ErrorCode.NotFound)) firstError ??= e;
       else d.log.warn({ blob: sha.slice(0, 12), piece: i, err: (e as Error).message }, 'seed piece failed; retrying');
       await sleep(200, undefined, { signal }).catch(() => undefined);
+    } finally {
+      unclaim();
     }
+  };
+
+  /** Another live peer is fetching piece i from the seed and does not have it yet: wait for it. */
+  const claimedByOther = (i: number, now: number): boolean => {
+    for (const h of holders.values()) {
+      const f = h.entry.fetching;
+      if (f && hasBit(f, i) && !hasBit(h.have, i) && now - h.entry.at < t.claimTtlMs) return true;
+    }
+    return false;
   };
 
   function exclude(peer: string, i: number): void {
@@ -170,13 +193,11 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     s.add(peer);
   }
 
-  function dropHolder(peer: string, bad: boolean): void {
+  function dropHolder(peer: string): void {
     gone.add(peer);
     holders.delete(peer);
-    if (bad) {
-      d.forget(peer, sha);
-      if (!result.dropped.includes(peer)) result.dropped.push(peer);
-    }
+    d.forget(peer, sha);
+    if (!result.dropped.includes(peer)) result.dropped.push(peer);
   }
 
   const run = (i: number, source: 'seed' | string, p: Promise<void>): void => {
@@ -199,8 +220,10 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       if (firstError) throw firstError;
       signal.throwIfAborted();
       refresh();
-      const view = [...holders.values()];
-      const plan = { pieces: n, wanted, holders: view, perHolder: t.perHolder, excluded: (h: string, i: number) => excluded.get(i)?.has(h) ?? false, now: Date.now() };
+      const now = Date.now();
+      // Benched holders (failed or slow) are out of both plans: their pieces may go to the seed.
+      const view = [...holders.values()].filter((h) => h.strikes === 0 || h.busyUntil <= now);
+      const plan = { pieces: n, wanted, holders: view, perHolder: t.perHolder, excluded: (h: string, i: number) => excluded.get(i)?.has(h) ?? false, now };
       let started = false;
       while (inFlight.size < t.concurrency) {
         const next = nextPeerPiece(plan);
@@ -213,7 +236,11 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       if (opts.seedUrl) {
         const seedUrl = opts.seedUrl;
         while (inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
-          const i = nextSeedPiece({ ...plan, forSeed: (j) => (peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures });
+          const i = nextSeedPiece({
+            ...plan,
+            wanted: (j) => wanted(j) && ((peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures || !claimedByOther(j, plan.now)),
+            forSeed: (j) => (peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures,
+          });
           if (i === undefined) break;
           seedInFlight++;
           run(i, 'seed', fromSeed(seedUrl, i));

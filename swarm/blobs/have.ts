@@ -20,6 +20,8 @@ const blobHaveSchema = z.strictObject({
   pieces: z.number().int().min(0).max(1 << 24),
   /** Base64 bitfield, or "*" for a complete blob. */
   have: z.string().max(8192),
+  /** Base64 bitfield of pieces being fetched from the seed now. */
+  fetching: z.string().max(8192).optional(),
 });
 
 export const haveMessageSchema = z.strictObject({
@@ -37,6 +39,7 @@ export interface DecodedBlobHave {
   sha256: string;
   pieces: number;
   have: Uint8Array | 'all';
+  fetching?: Uint8Array;
 }
 
 export function encodeBits(have: Uint8Array, pieces: number, complete: boolean): string {
@@ -63,13 +66,19 @@ export function decodeHave(bytes: Uint8Array): HaveDecode {
   if (!r.success) return { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) };
   const blobs: DecodedBlobHave[] = [];
   for (const b of r.data.blobs) {
+    let fetching: Uint8Array | undefined;
+    if (b.fetching !== undefined) {
+      fetching = new Uint8Array(Buffer.from(b.fetching, 'base64'));
+      if (!validBits(fetching, b.pieces)) return { ok: false, detail: `fetching bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces` };
+    }
+    const extra = fetching ? { fetching } : {};
     if (b.have === '*') {
-      blobs.push({ sha256: b.sha256, pieces: b.pieces, have: 'all' });
+      blobs.push({ sha256: b.sha256, pieces: b.pieces, have: 'all', ...extra });
       continue;
     }
     const bits = new Uint8Array(Buffer.from(b.have, 'base64'));
     if (!validBits(bits, b.pieces)) return { ok: false, detail: `bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces` };
-    blobs.push({ sha256: b.sha256, pieces: b.pieces, have: bits });
+    blobs.push({ sha256: b.sha256, pieces: b.pieces, have: bits, ...extra });
   }
   return { ok: true, msg: r.data, blobs };
 }

@@ -22,7 +22,7 @@ export class HolderIndex {
       let peers = this.#byBlob.get(b.sha256);
       if (!peers) this.#byBlob.set(b.sha256, (peers = new Map()));
       const have = b.have === 'all' ? fullBits(b.pieces) : b.have;
-      peers.set(peerId, { peerId, sha256: b.sha256, pieces: b.pieces, have, addrs: where.addrs, ...(where.http ? { http: where.http } : {}), at });
+      peers.set(peerId, { peerId, sha256: b.sha256, pieces: b.pieces, have, addrs: where.addrs, ...(where.http ? { http: where.http } : {}), ...(b.fetching ? { fetching: b.fetching } : {}), at });
     }
     for (const sha of gone) this.#byBlob.get(sha)?.delete(peerId);
   }

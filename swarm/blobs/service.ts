@@ -10,6 +10,7 @@ import type { SwarmNode } from '../node.ts';
 import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
 import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
+import { emptyBits, setBit } from './bitfield.ts';
 import { decodeHave, encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
@@ -65,6 +66,8 @@ export class BlobService implements BlobExchange {
   #flights = new Map<string, Flight>();
   #stop = new AbortController();
   #dialing = new Set<string>();
+  /** Seed pieces in flight per blob (index → fetches), announced as `fetching`. */
+  #claims = new Map<string, Map<number, number>>();
   /** `peer blob` pairs whose holder sent bad bytes: never asked for that blob again. */
   #bad = new Set<string>();
 
@@ -94,6 +97,7 @@ export class BlobService implements BlobExchange {
       ...(opts.announceEveryMs ? { everyMs: opts.announceEveryMs } : {}),
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : {}),
       ...(agent ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
+      fetching: (sha: string) => this.#fetching(sha),
     });
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
@@ -133,6 +137,31 @@ export class BlobService implements BlobExchange {
     this.announcer.stop();
     await this.#p2p.stop();
     await this.#http?.stop();
+  }
+
+  #fetching(sha: string): Uint8Array | undefined {
+    const c = this.#claims.get(sha);
+    const s = this.store.get(sha);
+    if (!c || c.size === 0 || !s) return undefined;
+    const bits = emptyBits(s.manifest.pieces.length);
+    for (const i of c.keys()) setBit(bits, i);
+    return bits;
+  }
+
+  #claim(sha: string, i: number): () => void {
+    let c = this.#claims.get(sha);
+    if (!c) this.#claims.set(sha, (c = new Map()));
+    c.set(i, (c.get(i) ?? 0) + 1);
+    this.announcer.changed(sha, true);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (c.get(i) ?? 1) - 1;
+      if (left > 0) c.set(i, left);
+      else c.delete(i);
+      if (c.size === 0 && this.#claims.get(sha) === c) this.#claims.delete(sha);
+    };
   }
 
   /**
@@ -270,6 +299,7 @@ export class BlobService implements BlobExchange {
         const r = pieceRange(m, i);
         return httpRange(url, r.start, r.end, m.size, signal);
       },
+      claim: (sha: string, i: number) => this.#claim(sha, i),
       stats: this.stats,
       log: this.#log,
       tuning: this.#tuning,

@@ -78,7 +78,7 @@ interface Agent {
   stop: () => Promise<void>;
 }
 
-const fast: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } };
+const fast: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 5000, noSourceTimeoutMs: 10_000 } };
 
 async function agent(opts: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = {}): Promise<Agent> {
   const machine = `agent-${++machines}`;
@@ -152,7 +152,7 @@ test(`a holder that vanishes mid-transfer is replaced; the fetch completes (${tr
   const b = await agent();
   const m = await a.blobs.add(f.path, { pieceSize: PIECE });
   await b.blobs.add(f.path, { pieceSize: PIECE });
-  const fetcher = await agent({ transport, tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000, noSourceTimeoutMs: 3000 } });
+  const fetcher = await agent({ transport, tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 5000, noSourceTimeoutMs: 10_000 } });
   await holding(fetcher, m, 2);
   let stopping: Promise<void> | undefined;
   let atStop = 0;
@@ -270,7 +270,7 @@ test('when the only holder vanishes mid-transfer, the rest comes from the seed',
   const f = file('lone');
   const a = await agent();
   const m = await a.blobs.add(f.path, { pieceSize: PIECE });
-  const fetcher = await agent({ tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 2000 } });
+  const fetcher = await agent({ tuning: { concurrency: 2, perHolder: 1, pieceTimeoutMs: 5000 } });
   await holding(fetcher, m, 1);
   let stopping: Promise<void> | undefined;
   const r = await fetcher.blobs.fetch(m, {

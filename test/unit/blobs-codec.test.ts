@@ -86,6 +86,16 @@ test('have messages: round trip, complete as "*", partial as a bitfield; junk re
   assert.deepEqual(r.blobs[1], { sha256: b, pieces: 3, have: 'all' });
   assert.deepEqual(r.msg.gone, ['c'.repeat(64)]);
   assert.equal(haveTopic('dc1'), 'lpmos/dc1/blobs/have');
+  // A claim: pieces being fetched from the seed.
+  const fetching = emptyBits(12);
+  setBit(fetching, 7);
+  const claim = decodeHave(encodeHave({ v: 1, addrs: [], blobs: [{ sha256: a, pieces: 12, have: encodeBits(emptyBits(12), 12, false), fetching: Buffer.from(fetching).toString('base64') }] }));
+  assert.ok(claim.ok);
+  assert.deepEqual(claim.blobs[0]!.fetching, fetching);
+  const idx = new HolderIndex();
+  idx.update('p', { addrs: [] }, claim.blobs);
+  assert.deepEqual(idx.holders(a)[0]!.fetching, fetching);
+  assert.equal(decodeHave(Buffer.from(JSON.stringify({ v: 1, addrs: [], blobs: [{ sha256: a, pieces: 3, have: '*', fetching: Buffer.from([0xff]).toString('base64') }] }))).ok, false);
   assert.equal(decodeHave(Buffer.from('nope')).ok, false);
   assert.equal(decodeHave(Buffer.from(JSON.stringify({ v: 1, addrs: [], blobs: [{ sha256: a, pieces: 3, have: Buffer.from([0xff]).toString('base64') }] }))).ok, false, 'bits past the last piece');
   assert.equal(decodeHave(Buffer.from(JSON.stringify({ v: 2, addrs: [], blobs: [] }))).ok, false);

@@ -107,12 +107,17 @@ export class Seed {
         const { startHttp } = await import('./http/server.ts');
         const { MirrorCache } = await import('./mirror/cache.ts');
         const { parseMirrorSetting, readHostSources } = await import('./mirror/setting.ts');
-        const mirror = new MirrorCache({
+        const mirrorOptions = {
           dir: c.mirrorDir ?? join(c.stateDir, 'mirror'),
           upstreams: parseMirrorSetting(c.mirror, c.mirror === 'auto' ? await readHostSources() : []),
           indexMaxAgeSeconds: c.mirrorIndexMaxAge,
           logger: this.#log.child({ component: 'mirror' }),
-        });
+        };
+        // With the blob exchange on, big package files become blobs the seed can describe (seed/blobs-mirror.ts).
+        const seedBlobs = this.#swarm?.blobs;
+        const mirror = seedBlobs
+          ? new (await import('./blobs-mirror.ts')).SwarmMirrorCache(mirrorOptions, seedBlobs, { logger: this.#log.child({ component: 'mirror-blobs' }) })
+          : new MirrorCache(mirrorOptions);
         this.#http = await startHttp(
           {
             port: c.httpPort ?? 8080,

@@ -25,7 +25,7 @@ import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
 import { renderSeedBlobStats } from '../../seed/blobs-metrics.ts';
 import { startHttp, type HttpServer } from '../../seed/http/server.ts';
-import { MirrorCache } from '../../seed/mirror/cache.ts';
+import { SwarmMirrorCache } from '../../seed/blobs-mirror.ts';
 import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { DEFAULT_PIECE_SIZE } from '../../swarm/blobs/api.ts';
@@ -43,7 +43,7 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 
 // The fake archive: package files of several sizes (1 to 3 pieces of 1 MiB), and one file in pool/
 // that the index does not name.
-const DEBS = ['pair', 'peer', 'corrupt', 'xzonly', 'range', 'metrics'].map((n, i) => ({ name: n, path: `pool/main/${n[0]}/${n}/${n}_1.${i}_amd64.deb`, data: randomBytes(n === 'corrupt' ? 2 * MiB + 12_345 : 300_000 + i * 1000) }));
+const DEBS = ['pair', 'peer', 'corrupt', 'xzonly', 'range', 'metrics', 'big'].map((n, i) => ({ name: n, path: `pool/main/${n[0]}/${n}/${n}_1.${i}_amd64.deb`, data: randomBytes(n === 'corrupt' ? 2 * MiB + 12_345 : n === 'big' ? 3 * MiB + 777 : 300_000 + i * 1000) }));
 const deb = (n: string): (typeof DEBS)[number] => DEBS.find((d) => d.name === n)!;
 const UNINDEXED = { path: 'pool/main/u/unindexed/unindexed_1_all.deb', data: randomBytes(50_000) };
 const PACKAGES = DEBS.map((d) => `Package: ${d.name}\nVersion: 1\nArchitecture: amd64\nDescription: test package ${d.name}\n multi-line description\nFilename: ${d.path}\nSize: ${d.data.length}\nSHA256: ${sha(d.data)}\n`).join('\n');
@@ -68,6 +68,7 @@ let http: HttpServer;
 let seedBase: string;
 const httpLog: Record<string, unknown>[] = [];
 let seed: SeedSwarm;
+let mirror: SwarmMirrorCache;
 const dir = mkdtempSync(join(tmpdir(), `lpmos-apt-proxy-${process.pid}-`));
 const cleanups: (() => Promise<unknown>)[] = [];
 let machines = 0;
@@ -83,7 +84,10 @@ before(async () => {
     res.writeHead(200, { 'content-length': body.length }).end(body);
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const mirror = new MirrorCache({ dir: join(dir, 'mirror'), upstreams: { debian: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/debian` }, logger: silentLogger() });
+  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(dir, 'blobs') } });
+  const seedBlobs = seed.blobs!;
+  // As seed.ts wires it: big package files the mirror serves become blobs the seed can describe.
+  mirror = new SwarmMirrorCache({ dir: join(dir, 'mirror'), upstreams: { debian: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/debian` }, logger: silentLogger() }, seedBlobs);
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) httpLog.push(JSON.parse(line) as Record<string, unknown>);
@@ -92,8 +96,6 @@ before(async () => {
   });
   http = await startHttp({ port: 0, address: '127.0.0.1' }, { logger: createLogger({ format: 'json', level: 'info', destination }), store, keys, site: SITE, prefix: '/lpmos/', etcdEndpoints: etcd.endpoints, mirror });
   seedBase = `http://127.0.0.1:${http.port}`;
-  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(dir, 'blobs') } });
-  const seedBlobs = seed.blobs!;
   http.metrics.collectors.push(() => renderSeedBlobStats(seedBlobs.stats));
 });
 
@@ -259,6 +261,26 @@ test('a peer that serves corrupt pieces does not corrupt the file: it is dropped
   assert.equal(c.blobs.stats.peersDropped, 1);
   assert.equal(c.blobs.stats.bytesFromSeed - fromSeed, d.data.length, 'every piece from the seed in the end');
   assert.ok(seedRequests(d.path).every((l) => typeof l.range === 'string'), 'the seed served pieces by Range');
+});
+
+test('a big package the seed\'s mirror holds: the seed describes it, the agent fetches it piece by piece by Range', async () => {
+  const d = deb('big');
+  // The seed's cache gets it (as a first install would have), and with it a blob the seed can describe.
+  const warm = await fetch(`${seedBase}/mirror/debian/${d.path}`);
+  assert.ok(Buffer.from(await warm.arrayBuffer()).equals(d.data));
+  await mirror.settled();
+  assert.equal(seed.blobs!.store.get(sha(d.data))?.manifest.pieces.length, 4, 'a blob of 4 pieces in the seed\'s store');
+  assert.ok(mirror.added >= 1);
+  assert.ok(seed.blobs!.store.list().every((b) => b.manifest.size >= 2 * MiB), 'only big files: small ones and index files are not added');
+  const a = await agent();
+  await readIndex(a);
+  const fromSeed = { ...a.blobs.stats };
+  const got = await get(a, d.path);
+  assert.ok(got.body.equals(d.data));
+  assert.equal(a.blobs.stats.piecesFromSeed - fromSeed.piecesFromSeed, 4, 'four pieces from the seed');
+  const ranged = seedRequests(d.path).slice(1);
+  assert.equal(ranged.length, 4);
+  assert.ok(ranged.every((l) => typeof l.range === 'string' && l.status === 206), 'each by Range');
 });
 
 test('Packages.xz only (debootstrap): the index is learned from Packages.gz through the exchange; Range requests are served', async () => {

@@ -4,9 +4,11 @@
 // from other processes hits both sides alike. Every copy is checked by sha256.
 //
 // Env: BENCH_REPS (default 5), BENCH_FILES (MiB, default "20,100"), BENCH_SETTINGS (comma list of
-// setting names to run, default all), BENCH_ENGINE (worker | loop, default the server's). Needs root (in.tftpd chroots and drops to `nobody`).
+// setting names to run, default all), BENCH_ENGINE (worker | loop, default the server's), BENCH_FOLLOW_CPU
+// (0: the worker does not follow the client's CPU). Needs root (in.tftpd chroots and drops to `nobody`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log.ts';
 import { startTftp } from '../seed/tftp/server.ts';
@@ -17,6 +19,7 @@ const reps = Number(process.env.BENCH_REPS ?? 5);
 const sizes = (process.env.BENCH_FILES ?? '20,100').split(',').map(Number);
 const only = process.env.BENCH_SETTINGS?.split(',');
 const engine = process.env.BENCH_ENGINE as 'worker' | 'loop' | undefined;
+const followCpu = process.env.BENCH_FOLLOW_CPU !== '0';
 const settings = Object.keys(clients).filter((s) => !only || only.some((o) => s.includes(o)));
 
 function median(xs: number[]): number {
@@ -67,7 +70,7 @@ const ours = await (async () => {
     sums.set(size, await randomFile(join(root, `f${size}`), size * MiB));
     await chmod(join(root, `f${size}`), 0o644);
   }
-  const server = await startTftp({ root, address: '127.0.0.1', port: 0, ...(engine ? { engine } : {}) }, { log: silentLogger() });
+  const server = await startTftp({ root, address: '127.0.0.1', port: 0, followCpu, ...(engine ? { engine } : {}) }, { log: silentLogger() });
   return { server, root, sums };
 })();
 
@@ -91,7 +94,7 @@ try {
   const h = await startHpa(ours.root);
   hpa = h.proc;
   const rows: { setting: string; size: number; ours: number; hpa: number }[] = [];
-  console.log(`TFTP bench: ${reps} runs per server and setting (median), loopback, files ${sizes.join(', ')} MiB, lpmos engine ${ours.server.config.engine}`);
+  console.log(`TFTP bench: ${reps} runs per server and setting (median), loopback, files ${sizes.join(', ')} MiB, lpmos engine ${ours.server.config.engine}${followCpu ? '' : ' (not following the client CPU)'}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`${'setting'.padEnd(34)} ${'file'.padStart(7)} ${'lpmos MiB/s'.padStart(12)} ${'tftp-hpa MiB/s'.padStart(15)} ${'ratio'.padStart(7)}`);
   for (const setting of settings) {
     for (const size of sizes) {
@@ -123,6 +126,7 @@ try {
     }
   }
   console.log('note: tftp-hpa 5.2 does not implement windowsize (RFC 7440): with it the atftp windowsize settings run lockstep.');
+  console.log(`load at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
   await cleanup();
 }

@@ -27,6 +27,11 @@ export const tftpConfigSchema = z.strictObject({
    * socket calls (fast-worker.ts); `loop` on the event loop with node:dgram (session.ts).
    */
   engine: z.enum(['worker', 'loop']).default('worker'),
+  /**
+   * Worker engine, lock-step transfer running alone: run the worker thread on the CPU that receives
+   * the client's datagrams (SO_INCOMING_CPU), so each block's wake-up stays on one CPU.
+   */
+  followCpu: z.boolean().default(true),
   /** Largest window granted (RFC 7440). */
   maxWindowsize: z.number().int().min(1).max(65535).default(64),
 });

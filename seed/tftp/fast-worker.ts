@@ -10,6 +10,7 @@
 // before it waits instead of after the ACK, and the thread runs on the CPU the client's datagrams
 // arrive on (affinity.ts).
 import { readSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { CpuFollower } from './affinity.ts';
 import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
@@ -32,6 +33,8 @@ export interface FastStart {
   oack: Uint8Array | null;
   retries: number;
   deadlineMs: number;
+  /** Run on the CPU the client's datagrams arrive on while this is the only transfer (lock-step). */
+  followCpu: boolean;
 }
 export interface FastAbort {
   type: 'abort';
@@ -62,6 +65,12 @@ const CHUNK_BYTES = 256 * 1024;
 /** Longest the loop blocks in poll(2) or runs before it lets the thread's own events in (new transfers, abort). */
 const SLICE_MS = 5;
 
+/** Consecutive DATA packets in one buffer, with a view of each (made once, not per send). */
+interface Chunk {
+  buf: Buffer;
+  packets: Buffer[];
+}
+
 interface T {
   id: number;
   sock: number;
@@ -74,11 +83,12 @@ interface T {
   retransmitAt: number;
   deadlineAt: number;
   chunkBlocks: number;
-  chunks: Map<number, Buffer>;
-  /** Evicted chunk buffers kept for reuse. */
-  spare: Buffer[];
+  chunks: Map<number, Chunk>;
+  /** Evicted chunks kept for reuse. */
+  spare: Chunk[];
   /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
   queue: { next: number; to: number } | null;
+  followCpu: boolean;
   /** Datagrams received (the CPU is followed on some of them). */
   received: number;
   retransmits: number;
@@ -90,7 +100,6 @@ const libc = loadLibc();
 const cpu = new CpuFollower();
 /** The client's CPU is looked up on the first datagram and every this many after it. */
 const FOLLOW_EVERY = 16;
-const FOLLOW = process.env.LPMOS_TFTP_FOLLOW !== '0';
 const transfers = new Map<number, T>();
 const rbuf = Buffer.alloc(2048);
 let pfds = Buffer.alloc(8 * 64);
@@ -139,10 +148,13 @@ function fill(fd: number, buf: Buffer, off: number, len: number, pos: number): v
   if (got < len) buf.fill(0, off + got, off + len);
 }
 
+/** Scratch space for small-block chunk reads (one per thread, grown when needed). */
+let scratch = Buffer.alloc(0);
+
 /** Chunk c as ready DATA packets (slots of blksize + 4 bytes), read synchronously: this thread does nothing else. */
-function chunk(t: T, c: number): Buffer {
-  let buf = t.chunks.get(c);
-  if (buf) return buf;
+function chunk(t: T, c: number): Chunk {
+  const have = t.chunks.get(c);
+  if (have) return have;
   const { blksize, totalBlocks } = t.s;
   const first = Math.floor(t.s.acked / t.chunkBlocks); // nothing before the window start is ever resent
   for (const [k, old] of t.chunks) {
@@ -153,8 +165,9 @@ function chunk(t: T, c: number): Buffer {
   const blocks = Math.min(t.chunkBlocks, totalBlocks - c * t.chunkBlocks);
   const start = c * t.chunkBlocks * blksize;
   const bytes = blocks * (blksize + 4);
-  const spare = t.spare.findIndex((b) => b.length === bytes);
-  buf = spare >= 0 ? t.spare.splice(spare, 1)[0]! : Buffer.allocUnsafe(bytes);
+  const spare = t.spare.findIndex((b) => b.buf.length === bytes);
+  const reused = spare >= 0 ? t.spare.splice(spare, 1)[0]! : undefined;
+  const buf = reused?.buf ?? Buffer.allocUnsafe(bytes);
   if (blksize >= BIG_BLOCK) {
     // Big blocks: read each straight into its packet slot (one copy less than read-then-copy).
     for (let j = 0; j < blocks; j++) {
@@ -165,7 +178,9 @@ function chunk(t: T, c: number): Buffer {
     }
   } else {
     // Small blocks: one read for the chunk, then laid out behind the 4-byte headers.
-    const data = Buffer.allocUnsafe(Math.max(0, Math.min(blocks * blksize, t.size - start)));
+    const dataLength = Math.max(0, Math.min(blocks * blksize, t.size - start));
+    if (scratch.length < dataLength) scratch = Buffer.allocUnsafe(dataLength);
+    const data = scratch.subarray(0, dataLength);
     fill(t.fileFd, data, 0, data.length, start);
     for (let j = 0; j < blocks; j++) {
       const slot = j * (blksize + 4);
@@ -173,8 +188,22 @@ function chunk(t: T, c: number): Buffer {
       data.copy(buf, slot + 4, j * blksize, Math.min((j + 1) * blksize, data.length));
     }
   }
-  t.chunks.set(c, buf);
-  return buf;
+  const lastIn = c * t.chunkBlocks + blocks;
+  const lastLength = 4 + (lastIn === totalBlocks ? t.size - (totalBlocks - 1) * blksize : blksize);
+  // The views of a reused buffer fit as long as its packets have the same lengths.
+  if (reused?.packets.length === blocks && reused.packets[blocks - 1]!.length === lastLength) {
+    t.chunks.set(c, reused);
+    return reused;
+  }
+  const packets: Buffer[] = [];
+  for (let j = 0; j < blocks; j++) {
+    const slot = j * (blksize + 4);
+    const i = c * t.chunkBlocks + j + 1;
+    packets.push(buf.subarray(slot, slot + 4 + (i === totalBlocks ? t.size - (totalBlocks - 1) * blksize : blksize)));
+  }
+  const made = { buf, packets };
+  t.chunks.set(c, made);
+  return made;
 }
 
 /**
@@ -191,14 +220,11 @@ function prefetch(t: T): void {
 function flush(t: T): void {
   const q = t.queue;
   if (!q) return;
-  const { blksize, totalBlocks } = t.s;
-  const lastLength = t.size - (totalBlocks - 1) * blksize;
   while (q.next <= q.to) {
     const i = q.next;
     const c = Math.floor((i - 1) / t.chunkBlocks);
-    const slot = (i - 1 - c * t.chunkBlocks) * (blksize + 4);
-    const len = 4 + (i === totalBlocks ? lastLength : blksize);
-    const rc = libc.send(t.sock, chunk(t, c).subarray(slot, slot + len), len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const packet = chunk(t, c).packets[i - 1 - c * t.chunkBlocks]!;
+    const rc = libc.send(t.sock, packet, packet.length, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (rc < 0) {
       const e = libc.errno();
       if (e === EAGAIN || e === EINTR) return;
@@ -257,7 +283,7 @@ function received(t: T, n: number, now: number): void {
     if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
     return;
   }
-  if (FOLLOW && transfers.size === 1 && t.received++ % FOLLOW_EVERY === 0) cpu.follow(t.sock);
+  if (t.followCpu && transfers.size === 1 && t.received++ % FOLLOW_EVERY === 0) cpu.follow(t.sock);
   onDatagram(t, n, now);
 }
 
@@ -365,6 +391,7 @@ function start(m: FastStart): void {
     chunks: new Map(),
     spare: [],
     queue: null,
+    followCpu: m.followCpu,
     received: 0,
     retransmits: 0,
     dropped: 0,

@@ -263,6 +263,8 @@ export class TftpServer {
         oack: negotiated.reply.size > 0 ? encodeOack(negotiated.reply) : null,
         retries: this.config.retries,
         deadlineMs: this.config.deadlineMs,
+        // Windows keep both CPUs busy (one sends, one receives); lock-step only waits for wake-ups.
+        followCpu: this.config.followCpu && negotiated.windowsize === 1,
       });
       slot.cancel = run.cancel;
       const r = await run.done;

@@ -10,9 +10,9 @@
 // (total set size, default every package), BENCH_BLOB_MIB (default 64), BENCH_DEBS (default
 // ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
 // per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
-// BENCH_PROF_DIR (agent 1 of each phase writes a V8 CPU profile there).
+// BENCH_PROF_DIR (agent 1 of each phase writes a V8 CPU profile there), BENCH_FORCE=1 (skip the memory check).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fastTempBase } from '../test/helpers/etcd.ts';
@@ -55,6 +55,11 @@ interface Phase {
   fromSeed: number;
   fromPeers: number;
   badPieces: number;
+  /** Have announcements published and received, summed over agents. */
+  haveSent: number;
+  haveReceived: number;
+  /** Largest peak RSS of one agent, bytes. */
+  agentPeakRss: number;
   /** Medians over agents: one fetch of a file under 1 MiB, and of the largest file, s. */
   smallFile: number;
   biggestFile: number;
@@ -170,6 +175,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const tx1 = seedTxBytes(lab, net);
   const s1 = await seedStats(seed);
   const agentCpu = agents.reduce((sum, a, i) => sum + a.cpuSeconds() - agentCpu0[i]!, 0);
+  const rss = Math.max(...agents.map((a) => a.peakRss()));
   await Promise.all(agents.map((a) => a.stop()));
   const finishes = dones.map((d) => (d.end - at) / 1000);
   const makespan = Math.max(...finishes);
@@ -199,6 +205,9 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     fromSeed: dones.reduce((s, d) => s + d.fromSeed, 0),
     fromPeers: dones.reduce((s, d) => s + d.fromPeers, 0),
     badPieces: dones.reduce((s, d) => s + d.badPieces, 0),
+    haveSent: dones.reduce((s, d) => s + d.haveSent, 0),
+    haveReceived: dones.reduce((s, d) => s + d.haveReceived, 0),
+    agentPeakRss: rss,
     smallFile: median(dones.map((d) => d.smallFileSeconds)),
     biggestFile: median(dones.map((d) => d.biggestFileSeconds)),
     finish: { min: Math.min(...finishes), median: median(finishes), max: makespan },
@@ -221,11 +230,11 @@ function print(r: Row): void {
     console.log(
       `  ${tag}  makespan ${p.makespan.toFixed(1)} s = ${p.overBound.toFixed(2)}× bound (first ${p.finish.min.toFixed(1)}, median ${p.finish.median.toFixed(1)})  ` +
         `seed egress ${mib(p.seedEgress)} = ${p.egressOverSet.toFixed(2)}× set (HTTP ${mib(p.seedHttp)})` +
-        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}` : ''),
+        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}; have messages ${p.haveSent} sent, ${p.haveReceived} received` : ''),
     );
     console.log(
       `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
-        `start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
+        `agent peak RSS ${mib(p.agentPeakRss)}; start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
     );
     console.log(`             limit: ${p.limit}`,
     );
@@ -240,6 +249,11 @@ try {
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
+  // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.
+  const need = maxN * (set.bytes + 320 * MiB);
+  const avail = Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+  if (modes.includes('swarm') && need > 0.8 * avail && process.env.BENCH_FORCE !== '1')
+    throw new Error(`${maxN} swarm agents with a ${(set.bytes / MiB).toFixed(0)} MiB set need about ${(need / 2 ** 30).toFixed(1)} GiB; ${(avail / 2 ** 30).toFixed(1)} GiB available: use a smaller BENCH_SET_MIB (or BENCH_FORCE=1)`);
   const net = createNet(lab, maxN, mbit);
   log(`network: bridge + seed + ${maxN} agent namespaces (${lab.tag}-*), ${mbit} Mbit/s htb on both ends of every veth`);
   const stateDir = join(tmp, 'seed');

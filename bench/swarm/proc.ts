@@ -77,6 +77,16 @@ export class Worker {
     }
   }
 
+  /** Peak resident memory (VmHWM), bytes; 0 when it is gone. */
+  peakRss(): number {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Asks it to stop, then SIGTERM and SIGKILL to the group. */
   async stop(graceMs = 3000): Promise<void> {
     if (this.#stopped || this.pid < 0) return;

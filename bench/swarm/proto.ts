@@ -49,6 +49,9 @@ export interface AgentDone {
   badPieces: number;
   /** process.cpuUsage() between go and done, µs (user + system). */
   cpuMicros: number;
+  /** Have announcements this agent published and received (gossipsub, each one signed and verified). */
+  haveSent: number;
+  haveReceived: number;
   /** Median wall time of one fetch of a file under 1 MiB (one piece: the protocol's latency), and of the largest file. */
   smallFileSeconds: number;
   biggestFileSeconds: number;

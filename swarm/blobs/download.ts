@@ -108,10 +108,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     opts.onProgress?.({ bytes: s ? bytesPresent(m, s.have) : 0, size: m.size, fromSeed: result.fromSeed, fromPeers: result.fromPeers });
   };
 
-  const accept = async (i: number, bytes: Uint8Array): Promise<void> => {
-    await d.store.putPiece(sha, i, bytes, signal);
-    progress();
-  };
+  const accept = (i: number, bytes: Uint8Array): Promise<void> => d.store.putPiece(sha, i, bytes, signal);
 
   const fromPeer = async (h: Holder, i: number): Promise<void> => {
     const timeout = AbortSignal.timeout(t.pieceTimeoutMs);
@@ -127,6 +124,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       d.stats.bytesFromPeers += bytes.length;
       d.stats.piecesFromPeers++;
       if (!result.peers.includes(h.id)) result.peers.push(h.id);
+      progress();
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       const why = failureOf(e, timeout);
@@ -167,6 +165,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       result.fromSeed += bytes.length;
       d.stats.bytesFromSeed += bytes.length;
       d.stats.piecesFromSeed++;
+      progress();
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       // The seed is the source of truth: bad bytes from it, or a 404, end the fetch.

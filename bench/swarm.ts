@@ -97,7 +97,8 @@ lab.defer(async () => {
   await Promise.all([...live].map((w) => w.stop(1000)));
 });
 let cleaning: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaning ??= lab.cleanup());
+// Workers write their compile cache as they exit: the temp dir goes once more after the namespaces (and whatever ran in them).
+const cleanup = (): Promise<void> => (cleaning ??= lab.cleanup().finally(() => rmSync(tmp, { recursive: true, force: true })));
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     process.stderr.write(`\n${sig}: removing namespaces and processes\n`);
@@ -106,6 +107,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 function worker(name: string, ns: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Worker {
+  if (cleaning) throw new Error('stopping');
   const w = new Worker(name, ns, join(here, 'swarm', script), { NODE_COMPILE_CACHE: join(tmp, 'compile-cache'), ...env }, nodeArgs);
   live.add(w);
   void w.exited.then(() => live.delete(w));

@@ -11,13 +11,14 @@ import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef,
 import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
 import { emptyBits, setBit } from './bitfield.ts';
-import { decodeHave, encodeHave } from './have.ts';
+import { HaveDiscovery } from './discover.ts';
+import { encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
 import { manifestFromFile } from './manifest-build.ts';
 import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest.ts';
-import { p2pHave, p2pManifest, p2pPiece } from './p2p-client.ts';
+import { p2pManifest, p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
 import { UploadLimiter } from './upload-limit.ts';
@@ -57,6 +58,7 @@ export class BlobService implements BlobExchange {
   readonly announcer: HaveAnnouncer;
   readonly node: SwarmNode;
   readonly limiter: UploadLimiter;
+  readonly discovery: HaveDiscovery;
   #o: BlobServiceOptions & BlobServiceExtras;
   #log: Logger;
   #p2p: P2pBlobServer;
@@ -99,6 +101,7 @@ export class BlobService implements BlobExchange {
       ...(agent ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
     });
+    this.discovery = new HaveDiscovery({ libp2p: node.libp2p, index: this.index, peers: () => this.#connected(), timeoutMs: opts.discoverMs ?? 1000 });
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
       store: opts.store,
@@ -134,6 +137,7 @@ export class BlobService implements BlobExchange {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+    this.discovery.stop();
     this.announcer.stop();
     await this.#p2p.stop();
     await this.#http?.stop();
@@ -244,7 +248,8 @@ export class BlobService implements BlobExchange {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal;
     const held = this.store.get(blob.sha256);
     if (held?.complete) return { manifest: held.manifest, r: { fromSeed: 0, fromPeers: 0, peers: [], dropped: [] }, unpin: this.store.pin(blob.sha256) };
-    await this.#discover(blob.sha256, signal);
+    // Gossip may already have told us enough; otherwise ask the connected peers (batched).
+    if (this.holders(blob.sha256).length < 3) await this.discovery.ask(blob.sha256, signal);
     let manifest = isManifest(blob) ? blob : held?.manifest;
     if (!manifest) manifest = await this.#askManifest(blob, signal);
     if (!manifest) {
@@ -314,17 +319,6 @@ export class BlobService implements BlobExchange {
       [peers[i], peers[j]] = [peers[j]!, peers[i]!];
     }
     return peers.slice(0, 16);
-  }
-
-  /** Asks connected peers what they hold of this blob (answers go into the index). */
-  async #discover(sha: string, signal: AbortSignal): Promise<void> {
-    const wait = AbortSignal.any([signal, AbortSignal.timeout(this.#o.discoverMs ?? 1000)]);
-    await Promise.allSettled(
-      this.#connected().map(async (p) => {
-        const r = decodeHave(await p2pHave(this.node.libp2p, p, [sha], wait));
-        if (r.ok && r.blobs.length > 0) this.index.update(p.peerId, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, []);
-      }),
-    );
   }
 
   /** A manifest for a ref from a holder or any connected peer (the seed answers for its artifacts). */

@@ -4,8 +4,8 @@
 // cannot fetch; two concurrent fetches of one blob cost one seed download; with no peers the seed
 // serves it; three holders all contribute, over libp2p streams and over peer HTTP.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, afterEach, before, test } from 'node:test';
@@ -302,3 +302,23 @@ for (const transport of ['libp2p'] as PeerTransport[]) {
     assert.equal(holder.blobs.stats.piecesServed, m.pieces.length);
   });
 }
+
+test('fetches started together share one have? query per peer (an apt run asks for many packages at once)', async () => {
+  const holder = await agent();
+  const dir = mkdtempSync(join(tmpdir(), `lpmos-blobs-small-${process.pid}-`));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const manifests: BlobManifest[] = [];
+  for (let i = 0; i < 20; i++) {
+    writeFileSync(join(dir, `p${i}.deb`), randomBytes(20_000 + i));
+    manifests.push(await holder.blobs.add(join(dir, `p${i}.deb`)));
+  }
+  const fetcher = await agent();
+  // Connected to the holder (as the mesh keeper would be): the batch asks it directly.
+  await fetcher.swarm.swarm.node.dial(holder.swarm.swarm.node.addrs()[0]!);
+  const peers = fetcher.swarm.swarm.node.libp2p.getPeers().length;
+  const rs = await Promise.all(manifests.map((m) => fetcher.blobs.fetch(m)));
+  for (const r of rs) assert.equal(r.fromPeers, r.manifest.size);
+  assert.equal(fetcher.blobs.discovery.stats.batches, 1, 'one batch for the 20 fetches');
+  assert.equal(fetcher.blobs.discovery.stats.queries, peers, 'one have? per connected peer');
+  assert.equal(fetcher.blobs.stats.piecesFromPeers, 20);
+});

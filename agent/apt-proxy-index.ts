@@ -47,6 +47,21 @@ export class PackageIndex {
     return this.#releases.get(`${mirror}\0${suite}`)?.get(path);
   }
 
+  /**
+   * Hash and size of an index file under dists/<suite>/ (by name, or a by-hash path) from the suite's
+   * Release the proxy passed through; undefined for the Release itself or when not known.
+   */
+  indexRef(mirror: string, path: string): BlobRef | undefined {
+    const m = /^dists\/([^/]+)\/(.+)$/.exec(path);
+    if (!m || m[2] === 'InRelease' || m[2] === 'Release' || m[2] === 'Release.gpg') return undefined;
+    const rel = this.#releases.get(`${mirror}\0${m[1]!}`);
+    if (!rel) return undefined;
+    const h = /\/by-hash\/SHA256\/([0-9a-f]{64})$/.exec(m[2]!);
+    if (!h) return rel.get(m[2]!);
+    for (const ref of rel.values()) if (ref.sha256 === h[1]) return ref;
+    return undefined;
+  }
+
   /** Waits (≤ ms) for the loads of this mirror under way, then looks the file up. */
   async waitFor(mirror: string, path: string, ms: number): Promise<BlobRef | undefined> {
     const end = Date.now() + ms;

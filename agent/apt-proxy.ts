@@ -1,12 +1,14 @@
 // The agent's package cache through the swarm (issue 7): a local HTTP server (127.0.0.1, any port)
 // that debootstrap uses as its mirror (`http://127.0.0.1:P/mirror/debian`) and apt in the target
-// uses as its HTTP proxy (absolute-form requests for the seed's URLs). Index files (everything
-// under dists/) pass through from the seed's mirror byte for byte — one upstream fetch however
-// many ask at once — and the proxy reads the Releases and Packages indexes as they pass. Package
-// files (pool/…) the index names are fetched through the blob exchange by their SHA256 and size:
-// peers first, the seed's mirror URL (Range per piece) as the fallback, every piece and the whole
-// verified; the exchange runs one download per file however many ask. A package the index does
-// not name, or one the exchange cannot deliver, is passed through from the seed.
+// uses as its HTTP proxy (absolute-form requests for the seed's URLs). InRelease/Release pass
+// through from the seed's mirror byte for byte (one upstream fetch however many ask at once), and
+// the proxy reads them and the Packages indexes as they pass. Package files (pool/…) the Packages
+// index names, and index files the Release names (Packages.xz, by-hash/…), are fetched through the
+// blob exchange by their SHA256 and size: peers first, the seed's mirror URL (Range per piece) as
+// the fallback, every piece and the whole verified — so they are the seed's bytes exactly, and apt
+// still checks them against the signed Release. The exchange runs one download per file however
+// many ask. Anything else (an index before its Release passed, a file the indexes do not name, a
+// conditional request, one the exchange cannot deliver) is passed through from the seed.
 import { createServer, request, Agent, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -108,7 +110,7 @@ export class AptProxy {
       const mirror = decodeURIComponent(rest.slice(0, slash));
       const what = classifyRequest(decodeURIComponent(rest.slice(slash + 1)));
       const plain = req.method === 'GET' && !FORWARD_HEADERS.some((h) => h !== 'user-agent' && req.headers[h] !== undefined);
-      if (what.kind === 'package' && req.method === 'GET' && this.#o.exchange && (await this.#fromSwarm(mirror, what.path, path, req, res))) return;
+      if (req.method === 'GET' && this.#o.exchange && (await this.#fromSwarm(mirror, what, path, req, res))) return;
       if (what.kind !== 'package' && what.kind !== 'other' && plain) return await this.#sharedIndex(mirror, what, path, res);
       await this.#passThrough(mirror, what, path, req, res);
     } catch (e) {
@@ -129,10 +131,16 @@ export class AptProxy {
     }
   }
 
-  /** A package file through the blob exchange; false when it must be passed through instead. */
-  async #fromSwarm(mirror: string, file: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  /**
+   * A file through the blob exchange, by the hash the index gives: a package file the Packages index
+   * names, or an index file the suite's Release names (Packages.xz, by-hash/…: the same bytes the seed
+   * has, checked against the Release apt verifies). False when it must be passed through instead.
+   */
+  async #fromSwarm(mirror: string, what: MirrorRequest, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const ex = this.#o.exchange!;
-    const ref = await this.index.waitFor(mirror, file, this.#o.indexWaitMs ?? 120_000);
+    let ref: BlobRef | undefined;
+    if (what.kind === 'package') ref = await this.index.waitFor(mirror, what.path, this.#o.indexWaitMs ?? 120_000);
+    else if (what.kind === 'packages' || what.kind === 'other-index') ref = this.index.indexRef(mirror, what.path);
     if (!ref) return false;
     const range = parseRange(req.headers.range, ref.size);
     if (range === 'invalid') {
@@ -145,18 +153,24 @@ export class AptProxy {
       ({ unpin } = await ex.fetch(ref, { seedUrl: `${this.#seed.origin}${path}` }));
     } catch (e) {
       this.counters.swarmFailures++;
-      this.#log.warn({ file, err: (e as Error).message }, 'package not fetched through the swarm; passing it through from the seed');
+      this.#log.warn({ path: what.path, err: (e as Error).message }, 'not fetched through the swarm; passing it through from the seed');
       return false;
     }
     try {
-      const headers: Record<string, string> = { 'Content-Type': 'application/vnd.debian.binary-package', 'Accept-Ranges': 'bytes', 'X-Lpmos-Sha256': ref.sha256 };
+      const headers: Record<string, string> = { 'Content-Type': what.kind === 'package' ? 'application/vnd.debian.binary-package' : 'application/octet-stream', 'Accept-Ranges': 'bytes', 'X-Lpmos-Sha256': ref.sha256 };
       if (range) {
         res.writeHead(206, { ...headers, 'Content-Length': String(range.end - range.start), 'Content-Range': `bytes ${range.start}-${range.end - 1}/${ref.size}` });
       } else {
         res.writeHead(200, { ...headers, 'Content-Length': String(ref.size) });
       }
       await pipeline(ex.store.read(ref.sha256, range ?? { start: 0, end: ref.size }), res);
-      this.counters.packagesFromSwarm++;
+      if (what.kind === 'package') this.counters.packagesFromSwarm++;
+      else this.counters.indexFilesFromSwarm++;
+      if (what.kind === 'packages') {
+        const chunks: Buffer[] = [];
+        for await (const c of ex.store.read(ref.sha256)) chunks.push(c as Buffer);
+        this.#learn(mirror, what, { status: 200, headers: {}, body: Buffer.concat(chunks) });
+      }
     } finally {
       unpin();
     }

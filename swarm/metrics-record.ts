@@ -26,6 +26,8 @@ export const proxyCountersSchema = z.object({
   requests: count,
   /** Package files served from the blob exchange (peers first, then the seed's mirror by Range). */
   packagesFromSwarm: count,
+  /** Index files the Release names, served from the blob exchange (peers first). */
+  indexFilesFromSwarm: count.default(0),
   /** Files passed through from the seed's mirror (index files, packages the index does not name). */
   passedThrough: count,
   /** Body bytes of those pass-through responses: they come from the seed too. */
@@ -50,7 +52,7 @@ export const swarmMetricsSchema = z.object({
 export type SwarmMetrics = z.infer<typeof swarmMetricsSchema>;
 
 export function emptyProxyCounters(): ProxyCounters {
-  return { requests: 0, packagesFromSwarm: 0, passedThrough: 0, passThroughBytes: 0, swarmFailures: 0 };
+  return { requests: 0, packagesFromSwarm: 0, indexFilesFromSwarm: 0, passedThrough: 0, passThroughBytes: 0, swarmFailures: 0 };
 }
 
 /** The record for one moment (`at` left to the caller so equal counters compare equal). */

@@ -173,18 +173,27 @@ async function readIndex(a: Agent): Promise<void> {
   await until('the package index loaded (from Packages.gz)', () => a.proxy.index.size === DEBS.length);
 }
 
-test('index files pass through byte for byte (mirror and proxy form); concurrent requests share one upstream fetch', async () => {
+test('index files arrive byte for byte (mirror and proxy form); concurrent requests share one fetch; what the Release names comes through the exchange', async () => {
   const a = await agent();
-  const paths = ['dists/bookworm/InRelease', 'dists/bookworm/Release', 'dists/bookworm/main/binary-amd64/Packages', 'dists/bookworm/main/binary-amd64/Packages.gz', 'dists/bookworm/main/binary-amd64/Packages.xz', `dists/bookworm/main/binary-amd64/by-hash/SHA256/${sha(xz)}`];
+  // Before its Release passed, an index file is passed through (one upstream fetch for all at once).
+  const early = 'dists/bookworm/main/binary-amd64/Packages';
+  const paths = [early, 'dists/bookworm/InRelease', 'dists/bookworm/Release', 'dists/bookworm/main/binary-amd64/Packages.gz', 'dists/bookworm/main/binary-amd64/Packages.xz', `dists/bookworm/main/binary-amd64/by-hash/SHA256/${sha(xz)}`];
   for (const p of paths) {
     const before = a.proxy.indexFetches;
+    const seedBefore = seedRequests(p).length;
     const got = await Promise.all([get(a, p), get(a, p), get(a, p, { absolute: `${seedBase}/mirror/debian/${p}` })]);
     for (const g of got) {
       assert.equal(g.status, 200, p);
       assert.ok(g.body.equals(FILES.get(p)!), `${p}: the bytes the archive has`);
     }
-    assert.equal(a.proxy.indexFetches - before, 1, `${p}: one upstream fetch for three concurrent requests`);
+    const viaSwarm = p !== early && !p.endsWith('Release');
+    assert.equal(a.proxy.indexFetches - before, viaSwarm ? 0 : 1, `${p}: one shared upstream fetch, or the exchange`);
+    assert.ok(seedRequests(p).length - seedBefore <= 1, `${p}: at most one request to the seed for three concurrent ones`);
+    if (viaSwarm) assert.equal(got[0]!.headers['x-lpmos-sha256'], sha(FILES.get(p)!), `${p}: through the exchange`);
   }
+  // The by-hash file is the blob Packages.xz already is: the seed was not asked for it at all.
+  assert.equal(seedRequests(`dists/bookworm/main/binary-amd64/by-hash/SHA256/${sha(xz)}`).length, 0);
+  assert.equal(a.proxy.counters.indexFilesFromSwarm, 9);
   // A conditional request is passed on as it is (apt revalidating): the seed answers it.
   const lm = (await get(a, 'dists/bookworm/InRelease')).headers['last-modified'] as string;
   assert.ok(lm, 'Last-Modified passed on');

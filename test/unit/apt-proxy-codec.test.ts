@@ -88,7 +88,7 @@ describe('apt proxy codec', () => {
 describe('swarm metrics record', () => {
   it('adds the proxy pass-through to the bytes from the seed; round-trips; rejects foreign values', () => {
     const s = { ...emptyStats(), bytesFromSeed: 100, bytesFromPeers: 900, bytesServedToPeers: 50 };
-    const rec = { ...metricsRecord('m1', s, { requests: 3, packagesFromSwarm: 2, passedThrough: 1, passThroughBytes: 7, swarmFailures: 0 }, 'peer'), at: '2026-11-22T18:00:00.000Z' };
+    const rec = { ...metricsRecord('m1', s, { requests: 3, packagesFromSwarm: 2, indexFilesFromSwarm: 0, passedThrough: 1, passThroughBytes: 7, swarmFailures: 0 }, 'peer'), at: '2026-11-22T18:00:00.000Z' };
     assert.equal(rec.bytesFromSeed, 107);
     assert.equal(rec.bytesFromPeers, 900);
     assert.deepEqual(decodeSwarmMetrics(JSON.stringify(rec)), rec);

@@ -9,11 +9,10 @@
 // blocking recv(2) (SO_RCVTIMEO) instead of poll(2) + recv(2), the next blocks read from the file
 // before it waits instead of after the ACK, and the thread runs on the CPU the client's datagrams
 // arrive on (affinity.ts).
-import { readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { CpuFollower } from './affinity.ts';
-import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
+import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, pread, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
 import { encodeError, TftpErrorCode } from './packet.ts';
 import type { SessionResult } from './session.ts';
 import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
@@ -133,15 +132,18 @@ function fail(t: T, result: SessionResult, code: number, message: string): void 
 const BIG_BLOCK = 8192;
 
 function header(buf: Buffer, slot: number, index: number): void {
-  buf.writeUInt16BE(3, slot);
-  buf.writeUInt16BE(wireBlock(index), slot + 2);
+  const wire = wireBlock(index);
+  buf[slot] = 0;
+  buf[slot + 1] = 3;
+  buf[slot + 2] = wire >> 8;
+  buf[slot + 3] = wire & 0xff;
 }
 
 /** Reads `len` bytes at `pos` into buf[off…]; a file that shrank under us leaves zeros, never old memory. */
 function fill(fd: number, buf: Buffer, off: number, len: number, pos: number): void {
   let got = 0;
   while (got < len) {
-    const n = readSync(fd, buf, off + got, len - got, pos + got);
+    const n = pread(fd, buf.subarray(off + got, off + len), pos + got);
     if (n === 0) break;
     got += n;
   }

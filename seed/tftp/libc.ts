@@ -1,4 +1,5 @@
-// TFTP's transfer sockets on the shared libc bindings (seed/net/libc.ts).
+// TFTP's transfer sockets on the shared libc bindings (seed/net/libc.ts), and the fast path's file reads.
+import koffi from 'koffi';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, loadLibc, parseSockaddrIn, sockaddrIn } from '../net/libc.ts';
 
 export * from '../net/libc.ts';
@@ -26,4 +27,18 @@ export function openTransferSocket(local: string, client: { address: string; por
   const len = new Int32Array([16]);
   if (c.getsockname(fd, name, len) !== 0) fail('getsockname()');
   return { fd, local: parseSockaddrIn(name).address };
+}
+
+type Pread = (fd: number, buf: Uint8Array, len: number, pos: number) => number;
+let preadFn: Pread | undefined;
+
+/**
+ * pread(2) straight through koffi (the fast path reads the file on its own thread; fs.readSync's
+ * argument checks cost more than the read itself for a 64 KiB block). Throws on failure.
+ */
+export function pread(fd: number, buf: Uint8Array, pos: number): number {
+  preadFn ??= koffi.load('libc.so.6').func('long pread(int, uint8_t *, size_t, int64_t)') as Pread;
+  const n = preadFn(fd, buf, buf.length, pos);
+  if (n < 0) throw new Error(`pread failed, errno ${koffi.errno()}`);
+  return n;
 }

@@ -40,6 +40,8 @@ export const seedConfigSchema = z.object({
   swarm: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   /** TCP port of the swarm node on --address (0: any free port). */
   swarmPort: z.coerce.number().int().min(0).max(65535).default(4001),
+  /** Boot-storm offload (seed/offload.ts): the agent kernel and ramdisk from agents that hold them (needs the swarm). */
+  bootOffload: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   /** Package mirror under /mirror/ (seed/mirror/setting.ts): auto (the host's apt sources), off, URL or name=URL,… */
   mirror: z.string().min(1).default('auto'),
   /** Where the mirror keeps its cache; default <state-dir>/mirror (a lab or CI keeps it across runs). */

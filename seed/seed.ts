@@ -17,6 +17,7 @@ import type { HttpServer } from './http/server.ts';
 import type { DhcpServer } from './dhcp/server.ts';
 import type { EtcdGrpcProxy } from '../store/etcd-grpc-proxy.ts';
 import type { SeedSwarm } from '../swarm/seed-swarm.ts';
+import type { BootOffload } from './offload.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -129,10 +130,13 @@ export class Seed {
             ...(swarmBootstrap ? { swarmBootstrap } : {}),
             ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : (this.#etcd || this.#proxy) && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
-          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror },
+          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror, offload: await this.#bootOffload() },
         );
         const blobs = this.#swarm?.blobs;
         if (blobs) {
+          const { describeBootFiles } = await import('./offload-blobs.ts');
+          const h = this.#http;
+          void describeBootFiles(blobs, h.artifacts, [h.config.agentKernel, h.config.agentInitrd], this.#log.child({ component: 'boot-offload' }));
           const { renderSeedBlobStats } = await import('./blobs-metrics.ts');
           this.#http.metrics.collectors.push(() => renderSeedBlobStats(blobs.stats));
         }
@@ -198,6 +202,18 @@ export class Seed {
       throw new LpmosError(ErrorCode.Unavailable, `swarm: cannot listen on --address ${c.address} --swarm-port ${c.swarmPort}: ${(e as Error).message}`, { cause: e });
     }
     this.#log.info({ peerId: this.#swarm.peerId, bootstrap: this.#swarm.bootstrapAddrs() }, 'swarm ready');
+  }
+
+  /** Boot-storm offload: counts the seed's copies of the agent files always, redirects only with the swarm's blob exchange. */
+  async #bootOffload(): Promise<BootOffload> {
+    const c = this.config;
+    const { BootOffload, provisioningNetworks } = await import('./offload.ts');
+    const holders = this.#swarm?.blobs;
+    const on = c.bootOffload === 'on' && holders !== undefined;
+    const networks = provisioningNetworks(c.address, c.dhcpRange);
+    this.#log.info({ on, networks }, on ? 'boot offload on: agent kernel and ramdisk from agents that hold them' : 'boot offload off: the seed serves every boot file');
+    const node = this.#swarm?.swarm.node;
+    return new BootOffload({ on, networks, ...(holders ? { holders } : {}), ...(node ? { alive: (p: string) => node.isConnected(p) } : {}) });
   }
 
   /**

@@ -94,6 +94,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')
     .option('--swarm <on|off>', 'the seed\'s swarm node on --address (progress gossip from agents into etcd); default on when --address is given')
     .option('--swarm-port <port>', 'TCP port of the swarm node on --address (default 4001)')
+    .option('--boot-offload <on|off>', 'redirect requests for the agent kernel and ramdisk to agents that hold them (default on; needs the swarm)')
     .option('--swarm-bootstrap <multiaddrs>', 'libp2p bootstrap addresses given to agents on their kernel command line (default: the seed\'s own swarm addresses with /p2p/<peer id>)')
     .option('--agent-etcd <urls>', "etcd endpoints given to agents (default: the managed etcd on --address, see --etcd-agent-port)")
     .option('--etcd-agent-port <port>', 'with --address, agents reach etcd at http://ADDRESS:PORT: the managed etcd listens there too, or with --etcd an etcd gRPC proxy run by the seed (default 2379; 0: off)')

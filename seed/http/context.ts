@@ -8,6 +8,7 @@ import type { ArtifactIndex } from './artifacts.ts';
 import type { ScriptEnv } from './boot-scripts.ts';
 import type { HttpMetrics } from './metrics.ts';
 import type { MirrorCache } from '../mirror/cache.ts';
+import type { BootOffload } from '../offload.ts';
 
 export interface HttpApp {
   store: Store;
@@ -15,6 +16,8 @@ export interface HttpApp {
   artifacts: ArtifactIndex;
   /** The apt mirror under /mirror/, when the seed runs one. */
   mirror?: MirrorCache;
+  /** Boot-storm offload (seed/offload.ts): redirects of the agent kernel and ramdisk, and their counters. */
+  offload?: BootOffload;
   metrics: HttpMetrics;
   log: Logger;
   /** Artifact names of the agent kernel and ramdisk. */

@@ -17,6 +17,7 @@ import { HttpError, sendBody, sendJson, type HttpApp, type HttpContext } from '.
 import { HttpMetrics } from './metrics.ts';
 import { route } from './router.ts';
 import type { MirrorCache } from '../mirror/cache.ts';
+import type { BootOffload } from '../offload.ts';
 
 export interface HttpDeps {
   logger: Logger;
@@ -29,6 +30,8 @@ export interface HttpDeps {
   etcdEndpoints: readonly string[];
   /** The package mirror served under /mirror/. */
   mirror?: MirrorCache;
+  /** Boot-storm offload: the agent kernel and ramdisk from agents that hold them. */
+  offload?: BootOffload;
 }
 
 const BASE = 'http://seed.invalid';
@@ -50,11 +53,14 @@ export class HttpServer {
     this.artifacts = new ArtifactIndex(config.artifacts);
     const etcd = config.agentEtcd ?? deps.etcdEndpoints;
     if (etcd.length === 0) throw new LpmosError(ErrorCode.Usage, '--agent-etcd: no etcd endpoint to give the agents');
+    const offload = deps.offload;
+    if (offload) this.metrics.collectors.push(() => offload.render());
     this.#app = {
       store: deps.store,
       keys: deps.keys,
       artifacts: this.artifacts,
       ...(deps.mirror ? { mirror: deps.mirror } : {}),
+      ...(deps.offload ? { offload: deps.offload } : {}),
       metrics: this.metrics,
       log: deps.logger,
       agent: { kernel: config.agentKernel, initrd: config.agentInitrd },
@@ -100,6 +106,11 @@ export class HttpServer {
     server.on('error', (e) => this.#deps.logger.warn({ err: e }, 'http: server error'));
     this.#server = server;
     this.#deps.logger.info({ address: this.config.address, port: this.port, artifacts: this.artifacts.size }, 'http server listening');
+  }
+
+  /** The boot-storm offload, when the seed gave one. */
+  get offload(): BootOffload | undefined {
+    return this.#deps.offload;
   }
 
   /** The bound port (useful with port 0). */

@@ -8,6 +8,7 @@ import send from 'send';
 import { ErrorCode, LpmosError } from '../../../core/errors.ts';
 import { hasControl, type Artifact } from '../artifacts.ts';
 import { HttpError, type Handler } from '../context.ts';
+import { AGENT_BOOT_NAME, agentBoot, bootFileOf, offloadAnswer } from './artifacts-offload.ts';
 
 const PREFIX = '/artifacts/';
 const BY_HASH = /^sha256\/([0-9a-fA-F]{64})$/;
@@ -29,9 +30,20 @@ export const artifacts: Handler = async (ctx, app) => {
   }
   if (hasControl(name)) throw new LpmosError(ErrorCode.Usage, 'artifact name holds a control character');
   await app.artifacts.refresh().catch((e: unknown) => app.log.warn({ err: e }, 'http: a changed artifact manifest could not be loaded; serving the previous one'));
+  if (name === AGENT_BOOT_NAME && !app.artifacts.byName(name)) return agentBoot(ctx, app);
   const { artifact, byHash } = lookup(name, (n) => app.artifacts.byName(n), (h) => app.artifacts.bySha256(h));
 
   const { req, res } = ctx;
+  // The agent kernel and ramdisk: perhaps from an agent that holds them (boot-storm offload).
+  const boot = bootFileOf(app, artifact);
+  let counted: ((bytes: number, finished: boolean) => void) | undefined;
+  if (boot) {
+    const o = offloadAnswer(ctx, app, boot);
+    if (o.answered) return;
+    counted = o.counted;
+  }
+  const before = ctx.bytes;
+  if (counted) res.once('close', () => counted(ctx.bytes - before, res.writableFinished));
   res.setHeader('ETag', `"${artifact.sha256}"`);
   res.setHeader('Content-Type', 'application/octet-stream');
   const path = artifact.rel.split('/').map(encodeURIComponent).join('/');

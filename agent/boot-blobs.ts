@@ -1,0 +1,117 @@
+// The agent keeps its own boot files (issue 7, boot-storm offload): the kernel threw its copy of the
+// ramdisk away after unpacking it, so after joining the swarm the agent takes the agent kernel and
+// ramdisk into its blob store, pinned, and its HTTP piece server can then serve them to machines the
+// seed redirects to it. Which files: the seed's boot refs (GET /artifacts/agent-boot.json: name,
+// sha256, size). The ramdisk comes from the kernel's retained copy when the boot script asked for one
+// (`retain_initrd`: /sys/firmware/initrd, checked against the sha256), else through the exchange
+// (peers first, the seed as fallback). A file that does not fit in the store's budget is skipped.
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ErrorCode, LpmosError, formatError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { BlobExchange, BlobRef } from '../swarm/blobs/api.ts';
+
+/** Where the kernel exposes the ramdisk it kept (`retain_initrd` on its command line). */
+export const RETAINED_INITRD = '/sys/firmware/initrd';
+
+const refSchema = z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().min(0), url: z.string() });
+const bootRefsSchema = z.object({ kernel: refSchema, initrd: refSchema });
+export type BootRef = z.infer<typeof refSchema>;
+export type BootRefs = z.infer<typeof bootRefsSchema>;
+
+export interface KeepBootFilesOptions {
+  exchange: BlobExchange;
+  /** Seed HTTP base URL. */
+  seedUrl: string;
+  logger: Logger;
+  signal: AbortSignal;
+  /** The retained ramdisk (default /sys/firmware/initrd); missing is fine. */
+  retained?: string;
+  /** Tries of the boot refs request (default 5, 2 s apart). */
+  tries?: number;
+}
+
+export type KeptHow = 'retained' | 'fetched' | 'held';
+export interface KeepResult {
+  kept: { name: string; sha256: string; how: KeptHow; fromSeed: number; fromPeers: number }[];
+  skipped: { name: string; why: string }[];
+}
+
+/** The seed's boot refs; undefined when it answers 404 (boot offload off, or a seed without it). */
+export async function fetchBootRefs(seedUrl: string, signal: AbortSignal, tries = 5): Promise<BootRefs | undefined> {
+  const url = `${seedUrl.replace(/\/+$/, '')}/artifacts/agent-boot.json`;
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    if (i > 0) await sleep(2000, undefined, { signal });
+    try {
+      const r = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+      if (r.status === 404) return undefined;
+      if (!r.ok) throw new LpmosError(ErrorCode.Unavailable, `${url}: HTTP ${r.status}`);
+      return bootRefsSchema.parse(await r.json());
+    } catch (e) {
+      if (signal.aborted) throw e;
+      last = e;
+    }
+  }
+  throw new LpmosError(ErrorCode.Unavailable, `boot refs from ${url}: ${formatError(last)}`, { cause: last });
+}
+
+/** Room left in the store for a blob (what pinned and open blobs leave of the budget). */
+function room(x: BlobExchange): number {
+  return x.store.budget - x.store.used;
+}
+
+async function fromRetained(x: BlobExchange, path: string, ref: BlobRef, log: Logger): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st || st.size !== ref.size) return false;
+  try {
+    const m = await x.add(path, { pin: true });
+    if (m.sha256 === ref.sha256) return true;
+    log.warn({ path, got: m.sha256, want: ref.sha256 }, 'the retained ramdisk is not the one the seed serves; fetching it');
+    await x.store.remove(m.sha256).catch(() => undefined);
+  } catch (e) {
+    log.warn({ path, err: formatError(e) }, 'could not take the retained ramdisk; fetching it');
+  }
+  return false;
+}
+
+/** Takes the agent kernel and ramdisk into the store, pinned for as long as the agent runs. */
+export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult> {
+  const x = o.exchange;
+  const refs = await fetchBootRefs(o.seedUrl, o.signal, o.tries);
+  const out: KeepResult = { kept: [], skipped: [] };
+  if (!refs) {
+    o.logger.info('the seed does not ask agents to keep the boot files (boot offload off)');
+    return out;
+  }
+  for (const [kind, ref] of [['kernel', refs.kernel], ['initrd', refs.initrd]] as const) {
+    const held = x.store.get(ref.sha256);
+    if (held?.complete) {
+      x.store.pin(ref.sha256);
+      out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'held', fromSeed: 0, fromPeers: 0 });
+      continue;
+    }
+    if (room(x) < ref.size) {
+      const why = `${ref.size} bytes do not fit in the blob store (${room(x)} of ${x.store.budget} bytes free)`;
+      o.logger.warn({ file: ref.name, kind, size: ref.size, free: room(x), budget: x.store.budget }, 'boot file not kept: it does not fit in the blob store; booting machines get it from the seed or another agent');
+      out.skipped.push({ name: ref.name, why });
+      continue;
+    }
+    if (kind === 'initrd' && (await fromRetained(x, o.retained ?? RETAINED_INITRD, ref, o.logger))) {
+      out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'retained', fromSeed: 0, fromPeers: 0 });
+      continue;
+    }
+    try {
+      // Pinned until the agent stops: the result's unpin is never called.
+      const r = await x.fetch({ sha256: ref.sha256, size: ref.size }, { seedUrl: new URL(ref.url, `${o.seedUrl.replace(/\/+$/, '')}/`).toString(), pin: true, signal: o.signal });
+      out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'fetched', fromSeed: r.fromSeed, fromPeers: r.fromPeers });
+    } catch (e) {
+      if (o.signal.aborted) throw e;
+      o.logger.warn({ file: ref.name, err: formatError(e) }, 'boot file not kept: fetch failed');
+      out.skipped.push({ name: ref.name, why: formatError(e) });
+    }
+  }
+  o.logger.info({ kept: out.kept, skipped: out.skipped }, 'boot files kept for booting machines');
+  return out;
+}

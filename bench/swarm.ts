@@ -13,6 +13,7 @@
 // BENCH_PROF_DIR (agent 1 of each phase writes a V8 CPU profile there), BENCH_FORCE=1 (skip the memory check).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fastTempBase } from '../test/helpers/etcd.ts';
@@ -243,12 +244,25 @@ function print(r: Row): void {
   }
 }
 
+/** The code measured: HEAD, and whether swarm/ differs from it (the blob exchange is being worked on). */
+function codeVersion(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: join(here, '..'), encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'swarm'], { cwd: join(here, '..'), encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes in swarm/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const rows: Row[] = [];
+const code = codeVersion();
 try {
   if (process.getuid?.() !== 0) throw new Error('bench:swarm needs root (network namespaces, tc)');
   const setDir = join(tmp, 'set');
   mkdirSync(setDir);
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
+  log(`code: ${code}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
   // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.
@@ -272,7 +286,7 @@ try {
     rows.push(row);
     if (!json) print(row);
   }
-  if (json) console.log(JSON.stringify({ mbit, setBytes: set.bytes, files: set.files.length, packages: set.packages, debDir, parallel, order, cores: CORES, loadavg: loadavg(), rows }, null, 2));
+  if (json) console.log(JSON.stringify({ code, mbit, setBytes: set.bytes, files: set.files.length, packages: set.packages, debDir, parallel, order, cores: CORES, loadavg: loadavg(), rows }, null, 2));
   else console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } catch (e) {
   process.stderr.write(`bench:swarm failed: ${(e as Error).stack ?? String(e)}\n`);

@@ -107,8 +107,14 @@ export class AptProxy {
       const rest = path.slice(this.#mirrorPrefix.length);
       const slash = rest.indexOf('/');
       if (slash <= 0) return end(res, 404, 'not a mirror path');
-      const mirror = decodeURIComponent(rest.slice(0, slash));
-      const what = classifyRequest(decodeURIComponent(rest.slice(slash + 1)));
+      let mirror: string;
+      let what: MirrorRequest;
+      try {
+        mirror = decodeURIComponent(rest.slice(0, slash));
+        what = classifyRequest(decodeURIComponent(rest.slice(slash + 1)));
+      } catch {
+        return end(res, 400, 'bad percent-encoding');
+      }
       const plain = req.method === 'GET' && !FORWARD_HEADERS.some((h) => h !== 'user-agent' && req.headers[h] !== undefined);
       if (req.method === 'GET' && this.#o.exchange && (await this.#fromSwarm(mirror, what, path, req, res))) return;
       if (what.kind !== 'package' && what.kind !== 'other' && plain) return await this.#sharedIndex(mirror, what, path, res);

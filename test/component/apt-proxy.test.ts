@@ -202,6 +202,8 @@ test('index files arrive byte for byte (mirror and proxy form); concurrent reque
   assert.equal((await get(a, 'dists/bookworm/main/binary-amd64/Packages.bz2')).status, 404);
   assert.equal((await get(a, '', { absolute: 'http://example.invalid/mirror/debian/dists/bookworm/InRelease' })).status, 403);
   assert.equal((await get(a, '', { absolute: '/etc/passwd' })).status, 404);
+  assert.equal((await get(a, '', { absolute: '/mirror/debian/pool/%E0%A4%A.deb' })).status, 400);
+  assert.equal((await get(a, '', { absolute: '/mirror/debian/../../etc/passwd' })).status, 404);
   await until('the package index loaded', () => a.proxy.index.size === DEBS.length);
 });
 

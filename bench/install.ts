@@ -8,7 +8,10 @@
 // BENCH_TIMEOUT_MIN (default 20 with KVM, 90 without). Needs root (network namespace).
 // The apt mirror cache (~/.cache/lpmos/mirror) is kept: the first run on a host downloads the
 // packages from the Debian archive, later runs serve them from the cache (the figure to compare).
+import { readdir, stat } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { lpmosCacheDir } from '../boot/cache.ts';
 import { ProgressView } from '../cli/progress-view.ts';
 import { detectAccel } from '../lab/accel.ts';
 import { InstallRun } from '../lab/install-run.ts';
@@ -31,6 +34,17 @@ const loadStart = loadavg();
 const log = (m: string): void => {
   process.stderr.write(`[bench:install] ${m}\n`);
 };
+
+/** Bytes of the files under `dir` (the apt mirror cache: what grew during the run came from the archive). */
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat(join(e.parentPath, e.name)).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+const MIRROR = join(lpmosCacheDir(), 'mirror');
+const mirrorBefore = await dirBytes(MIRROR);
 
 const stop = new AbortController();
 const onSignal = (): void => stop.abort();
@@ -58,6 +72,8 @@ async function report(outcomes: MachineOutcome[]): Promise<void> {
     `accelerator: ${accel.accel} (${accel.reason}); host: ${cpus().length} CPUs, load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`,
     `${count} VM(s) at once, ${firmware}, 1 vCPU and 1.5 GiB each, one 3 GiB disk; profile Debian 12 minbase + kernel + GRUB (no extra packages)`,
   ];
+  const grown = (await dirBytes(MIRROR)) - mirrorBefore;
+  lines.push(`seed's apt mirror cache ${MIRROR}: ${formatBytes(mirrorBefore)} before, ${grown > 0 ? `${formatBytes(grown)} fetched from the Debian archive during the run (a cold cache: the next run is faster)` : 'nothing new fetched (a warm cache)'}`);
   const totals: number[] = [];
   for (const o of outcomes) {
     const vm = run.vm(o.id);

@@ -7,15 +7,16 @@
 //  - candidates are holders with the complete blob and an HTTP piece server, never the requester itself;
 //    among them those under their cap (redirects still running to them), same subnet as the requester
 //    first, then the least loaded, then the freshest announcement.
-//  - no candidate under its cap: the seed serves while it sends fewer than `seedConcurrent` full copies
-//    of this file; past that a client that retries on its own (iPXE) is told to come back
+//  - no candidate under its cap: the seed serves while it has fewer than `seedConcurrent` copies of
+//    this file out (being sent, or sent to machines that have not come back as holders yet); past
+//    that a client that retries on its own (iPXE) is told to come back
 //    (`busy`), any other client is served. When holders exist but are all busy, iPXE waits for them
 //    (they free up in seconds) instead of costing the seed a copy.
 
 export interface OffloadPolicy {
   /** Redirects running at once to one holder (its piece server caps uploads too). */
   perHolder: number;
-  /** Full copies of one file the seed sends at once before iPXE clients are told to retry. */
+  /** Copies of one file the seed has out (being sent, or to machines not yet holders) before iPXE clients are told to retry. */
   seedConcurrent: number;
   /** Retry-After seconds of a busy answer. */
   retryAfterS: number;
@@ -49,7 +50,7 @@ export interface OffloadState {
   holders: readonly OffloadCandidate[];
   /** Redirects running to a holder (by peer id). */
   activeTo: (peerId: string) => number;
-  /** Full copies of this file the seed is sending now. */
+  /** Copies of this file the seed has out (being sent, or sent to booting machines not yet back as holders). */
   seedActive: number;
   policy: OffloadPolicy;
 }

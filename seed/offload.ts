@@ -28,6 +28,11 @@ export interface BootOffloadOptions {
    */
   slowRateBps?: number;
   maxLeaseMs?: number;
+  /**
+   * How long a copy the seed sent to a machine that retries (iPXE) counts against `seedConcurrent`
+   * when the machine's agent does not come back earlier, ms (default 240 000: a boot under emulation).
+   */
+  seedLeaseMs?: number;
   now?: () => number;
 }
 
@@ -95,9 +100,12 @@ export class BootOffload {
     const now = this.#now();
     const client = normalize(req.client);
     const c = this.#file(f);
+    // The seed's own copies to machines that retry count like a holder's: until the machine comes back
+    // (its agent then keeps the file and becomes a holder) or a boot's time runs out.
+    const seedKey = `seed ${f.sha256}`;
     const d = decideOffload(
       { ...req, client },
-      { on: this.on, networks: this.networks, holders: this.on ? this.candidates(f) : [], activeTo: (p) => this.#ledger.active(p, now), seedActive: c.seedActive, policy: this.policy },
+      { on: this.on, networks: this.networks, holders: this.on ? this.candidates(f) : [], activeTo: (p) => this.#ledger.active(p, now), seedActive: Math.max(c.seedActive, this.#ledger.active(seedKey, now)), policy: this.policy },
     );
     if (d.kind === 'redirect') {
       const lease = Math.min(this.#o.maxLeaseMs ?? 180_000, 5000 + (f.size / (this.#o.slowRateBps ?? 2 * 1024 * 1024)) * 1000);
@@ -106,6 +114,7 @@ export class BootOffload {
     } else if (d.kind === 'busy') {
       bump(this.#busy, `${f.name}\u0000${d.reason}`);
     } else {
+      if (d.reason === 'no_holder' && req.retries) this.#ledger.add(seedKey, client, now + (this.#o.seedLeaseMs ?? 240_000));
       bump(this.#served, `${f.name}\u0000${d.reason}`);
     }
     return d;

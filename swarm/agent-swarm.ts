@@ -63,7 +63,9 @@ export class AgentSwarm {
       let blobs: BlobService | undefined;
       if (opts.blobs) {
         const { budget, ...rest } = opts.blobs;
-        blobs = new BlobService(swarm.node, { ...rest, site: opts.site, store: new MemoryPieceStore({ budget }), ...log });
+        const service = new BlobService(swarm.node, { ...rest, site: opts.site, store: new MemoryPieceStore({ budget }), allowed: (p) => swarm.peers.has(p), ...log });
+        blobs = service;
+        swarm.peers.onRemoved((peerId) => service.index.forgetPeer(peerId));
         try {
           await blobs.start();
         } catch (e) {

@@ -65,7 +65,9 @@ export class SeedSwarm {
     let blobs: BlobService | undefined;
     if (opts.blobs) {
       try {
-        blobs = new BlobService(swarm.node, { site: opts.site, store: await DiskPieceStore.create({ dir: opts.blobs.dir }), role: 'seed', ...(opts.logger ? { logger: opts.logger } : {}) });
+        const service = new BlobService(swarm.node, { site: opts.site, store: await DiskPieceStore.create({ dir: opts.blobs.dir }), role: 'seed', allowed: (p) => swarm.peers.has(p), ...(opts.logger ? { logger: opts.logger } : {}) });
+        blobs = service;
+        swarm.peers.onRemoved((peerId) => service.index.forgetPeer(peerId));
         await blobs.start();
       } catch (e) {
         await collector.stop();

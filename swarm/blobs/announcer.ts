@@ -23,6 +23,8 @@ export interface AnnouncerDeps {
   everyMs?: number;
   /** Pieces of a blob this node is fetching from the seed now (announced as `fetching`). */
   fetching?: (sha256: string) => Uint8Array | undefined;
+  /** Authors whose announcements count (the enrolled peers); default everyone gossip delivers. */
+  allowed?: (peerId: string) => boolean;
   /** Called for every accepted announcement (e.g. to connect to the holder). */
   onHolder?: (peerId: string, addrs: string[]) => void;
 }
@@ -72,6 +74,7 @@ export class HaveAnnouncer {
 
   readonly #validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+    if (this.#d.allowed && !this.#d.allowed(msg.from.toString())) return TopicValidatorResult.Reject;
     return decodeHave(msg.data).ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
   };
 
@@ -79,6 +82,7 @@ export class HaveAnnouncer {
     const msg = evt.detail;
     if (msg.topic !== this.topic) return;
     if (msg.type !== 'signed') return;
+    if (this.#d.allowed && !this.#d.allowed(msg.from.toString())) return;
     const r = decodeHave(msg.data);
     if (!r.ok) {
       this.stats.rejected++;

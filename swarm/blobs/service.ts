@@ -33,6 +33,12 @@ export interface BlobServiceExtras {
   holderTtlMs?: number;
   /** How long a fetch waits for have? answers before it starts, ms (default 1000). */
   discoverMs?: number;
+  /**
+   * Peers whose announcements count (AgentSwarm/SeedSwarm pass the enrollment allow-list). A
+   * gossiped announcement can be relayed from an author we are not connected to; call
+   * `index.forgetPeer` when a peer is unenrolled.
+   */
+  allowed?: (peerId: string) => boolean;
 }
 
 /** One download's outcome; `unpin` releases the pin it holds for its callers. */
@@ -45,6 +51,9 @@ interface Outcome {
 interface Flight {
   promise: Promise<Outcome>;
   waiters: number;
+  settled: boolean;
+  /** Aborts the download once every caller gave up (a caller's own signal ends only its wait). */
+  abort: AbortController;
 }
 
 export function emptyStats(): BlobStats {
@@ -100,6 +109,7 @@ export class BlobService implements BlobExchange {
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : {}),
       ...(agent ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
+      ...(opts.allowed ? { allowed: opts.allowed } : {}),
     });
     this.discovery = new HaveDiscovery({ libp2p: node.libp2p, index: this.index, peers: () => this.#connected(), timeoutMs: opts.discoverMs ?? 1000 });
     this.#p2p = new P2pBlobServer({
@@ -229,8 +239,11 @@ export class BlobService implements BlobExchange {
     let flight = this.#flights.get(sha);
     if (flight) this.stats.fetchesJoined++;
     else {
-      const f: Flight = { waiters: 0, promise: undefined as unknown as Flight['promise'] };
-      f.promise = this.#fetchOnce(blob, opts).finally(() => this.#flights.delete(sha));
+      const f: Flight = { waiters: 0, settled: false, abort: new AbortController(), promise: undefined as unknown as Flight['promise'] };
+      f.promise = this.#fetchOnce(blob, { ...opts, signal: f.abort.signal }).finally(() => {
+        f.settled = true;
+        if (this.#flights.get(sha) === f) this.#flights.delete(sha);
+      });
       this.#flights.set(sha, (flight = f));
     }
     flight.waiters++;
@@ -239,8 +252,15 @@ export class BlobService implements BlobExchange {
       const unpin = opts.pin === false ? () => undefined : this.store.pin(sha);
       return { manifest, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers, dropped: r.dropped, unpin };
     } finally {
-      // The download's own pin is held until every caller took its own.
-      if (--flight.waiters === 0) flight.promise.then((x) => x.unpin(), () => undefined);
+      // The download's own pin is held until every caller took its own; a download every caller
+      // abandoned is stopped (and leaves the single-flight map, so a new fetch starts afresh).
+      if (--flight.waiters === 0) {
+        if (!flight.settled) {
+          flight.abort.abort(new LpmosError(ErrorCode.Unavailable, `fetch of blob ${sha.slice(0, 12)} abandoned by every caller`));
+          if (this.#flights.get(sha) === flight) this.#flights.delete(sha);
+        }
+        flight.promise.then((x) => x.unpin(), () => undefined);
+      }
     }
   }
 

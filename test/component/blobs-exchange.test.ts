@@ -18,8 +18,10 @@ import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
+import { unenrollMachine } from '../../swarm/peers/enroll.ts';
 import { BlobService, MemoryPieceStore, type BlobManifest, type BlobServiceExtras, type BlobServiceOptions, type PeerTransport } from '../../swarm/blobs/index.ts';
-import { pieceRange } from '../../swarm/blobs/manifest.ts';
+import { hasBit } from '../../swarm/blobs/bitfield.ts';
+import { pieceLength, pieceRange } from '../../swarm/blobs/manifest.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 import { artifactDir, testServer, type ArtifactFile, type TestServer } from './http-helpers.ts';
 
@@ -37,7 +39,7 @@ const stateDir = mkdtempSync(join(tmpdir(), `lpmos-blobs-seed-${process.pid}-`))
 const cleanups: (() => Promise<unknown>)[] = [];
 let machines = 0;
 
-const NAMES = ['capped-libp2p', 'lone', 'corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
+const NAMES = ['abandon', 'capped-libp2p', 'lone', 'corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
 
 before(async () => {
   etcd = await TestEtcd.start();
@@ -73,6 +75,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 interface Agent {
+  machine: string;
   swarm: AgentSwarm;
   blobs: BlobService;
   stop: () => Promise<void>;
@@ -93,7 +96,7 @@ async function agent(opts: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<Blob
   };
   cleanups.push(stop);
   await until(`${machine} connected to the seed`, () => seed.swarm.node.isConnected(swarm.peerId));
-  return { swarm, blobs, stop };
+  return { machine, swarm, blobs, stop };
 }
 
 function file(name: string): ArtifactFile & { path: string; url: string } {
@@ -321,4 +324,49 @@ test('fetches started together share one have? query per peer (an apt run asks f
   assert.equal(fetcher.blobs.discovery.stats.batches, 1, 'one batch for the 20 fetches');
   assert.equal(fetcher.blobs.discovery.stats.queries, peers, 'one have? per connected peer');
   assert.equal(fetcher.blobs.stats.piecesFromPeers, 20);
+});
+
+test('a holder whose enrollment is deleted is forgotten at once by the seed and the agents', async () => {
+  const f = file('rogue');
+  const holder = await agent();
+  const m = await holder.blobs.add(f.path, { pieceSize: PIECE });
+  const fetcher = await agent();
+  await holding(fetcher, m, 1);
+  await until('the seed indexes the holder', () => seed.blobs!.holders(m.sha256).some((h) => h.peerId === holder.swarm.peerId));
+  await unenrollMachine(store, keys, holder.machine);
+  await until('forgotten by the agent', () => !fetcher.blobs.holders(m.sha256).some((h) => h.peerId === holder.swarm.peerId));
+  await until('forgotten by the seed', () => !seed.blobs!.holders(m.sha256).some((h) => h.peerId === holder.swarm.peerId));
+  await sleep(700); // it keeps announcing every 300 ms: none of it counts now
+  assert.equal(fetcher.blobs.holders(m.sha256).length, 0);
+  await assert.rejects(fetcher.blobs.fetch(m, { signal: AbortSignal.timeout(1500) }));
+});
+
+test('a caller that gives up does not stop a shared fetch; when every caller gave up, the download stops', async () => {
+  const f = file('abandon');
+  const m = await seedBlobs.add(f.path, { pieceSize: PIECE });
+  const a = await agent();
+  const quitter = new AbortController();
+  const first = a.blobs.fetch(m, { seedUrl: f.url, signal: quitter.signal });
+  const second = a.blobs.fetch(m, { seedUrl: f.url });
+  quitter.abort();
+  await assert.rejects(first);
+  const r = await second;
+  assert.equal(r.fromSeed, f.data.length);
+  assert.equal(await sha256Of(a, m.sha256), f.sha256);
+  // Alone and abandoned: the download stops and keeps what it had; a new fetch completes it.
+  const b = await agent();
+  const alone = new AbortController();
+  const p = b.blobs.fetch(m, { seedUrl: f.url, signal: alone.signal, onProgress: () => alone.abort() });
+  await assert.rejects(p);
+  await sleep(300);
+  const had = b.blobs.store.get(m.sha256)?.count ?? 0;
+  assert.ok(had < m.pieces.length, `stopped with ${had} of ${m.pieces.length} pieces`);
+  await sleep(300);
+  assert.equal(b.blobs.store.get(m.sha256)?.count ?? 0, had, 'nothing more arrives');
+  const st = b.blobs.store.get(m.sha256);
+  let missing = 0;
+  for (let i = 0; i < m.pieces.length; i++) if (!st || !hasBit(st.have, i)) missing += pieceLength(m, i);
+  const again = await b.blobs.fetch(m, { seedUrl: f.url });
+  assert.equal(again.fromSeed + again.fromPeers, missing, 'only the missing pieces (from a, which holds it, or the seed)');
+  assert.equal(await sha256Of(b, m.sha256), f.sha256);
 });

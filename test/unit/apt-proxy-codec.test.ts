@@ -3,7 +3,10 @@
 // mirror/proxy used while installing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { classifyRequest, compressionOf, PackagesParser, parseRelease, type PackageFile } from '../../agent/apt-proxy-codec.ts';
+import { PackageIndex } from '../../agent/apt-proxy-index.ts';
+import { silentLogger } from '../../core/log.ts';
 import { parseRange } from '../../agent/apt-proxy.ts';
 import { decodeSwarmMetrics, metricsRecord } from '../../swarm/metrics-record.ts';
 import { blobBudget } from '../../agent/main.ts';
@@ -82,6 +85,33 @@ describe('apt proxy codec', () => {
     assert.deepEqual(parseRange('bytes=90-500', 100), { start: 90, end: 100 });
     assert.equal(parseRange('bytes=100-', 100), 'invalid');
     assert.equal(parseRange('bytes=1-2,5-6', 100), undefined);
+  });
+});
+
+describe('apt proxy package index', () => {
+  const packages = `Package: a\nFilename: pool/main/a/a_1_all.deb\nSize: 5\nSHA256: ${A}\n\nPackage: b\nFilename: pool/main/b/b_1_all.deb\nSize: 6\nSHA256: ${B}\n`;
+  const gz = gzipSync(packages);
+
+  it('knows index files by name and by hash from the Release; tells a by-hash Packages from a by-hash Release', () => {
+    const idx = new PackageIndex({ fetchFile: () => Promise.reject(new Error('not used')), log: silentLogger() });
+    assert.equal(idx.indexRef('debian', 'dists/bookworm/main/binary-amd64/Packages.xz'), undefined, 'no Release seen yet');
+    idx.sawRelease('debian', 'bookworm', Buffer.from(INRELEASE));
+    assert.deepEqual(idx.indexRef('debian', 'dists/bookworm/main/binary-amd64/Packages.xz'), { sha256: C, size: 8790396 });
+    assert.deepEqual(idx.indexRef('debian', `dists/bookworm/main/binary-amd64/by-hash/SHA256/${B}`), { sha256: B, size: 12084798 });
+    assert.equal(idx.indexRef('debian', 'dists/bookworm/InRelease'), undefined, 'the Release itself always passes through');
+    assert.equal(idx.indexRef('debian-security', 'dists/bookworm/main/binary-amd64/Packages.xz'), undefined, 'per mirror');
+    const req = (h: string) => ({ kind: 'packages' as const, suite: 'bookworm', component: 'main', arch: 'amd64', byHash: h, path: `dists/bookworm/main/binary-amd64/by-hash/SHA256/${h}` });
+    assert.equal(idx.isPackages('debian', req(C), Buffer.alloc(0)), true);
+    assert.equal(idx.isPackages('debian', req('e'.repeat(64)), Buffer.from('Origin: Debian\n')), false);
+  });
+
+  it('indexes a Packages.gz that passed; a package request waits for the load under way', async () => {
+    const idx = new PackageIndex({ fetchFile: () => Promise.reject(new Error('not used')), log: silentLogger() });
+    assert.equal(await idx.waitFor('debian', 'pool/main/a/a_1_all.deb', 10), undefined, 'nothing loading: no wait');
+    idx.sawPackages('debian', { kind: 'packages', suite: 'bookworm', component: 'main', arch: 'amd64', file: 'Packages.gz', path: 'dists/bookworm/main/binary-amd64/Packages.gz' }, gz);
+    assert.deepEqual(await idx.waitFor('debian', 'pool/main/b/b_1_all.deb', 5000), { sha256: B, size: 6 });
+    assert.equal(idx.size, 2);
+    assert.equal(idx.lookup('other', 'pool/main/b/b_1_all.deb'), undefined);
   });
 });
 

@@ -24,13 +24,17 @@ export interface BootOffloadOptions {
   policy?: Partial<OffloadPolicy>;
   /**
    * How long a redirect counts against its holder when the client does not come back earlier, ms:
-   * the file's size at `slowRateBps` plus 5 s, at most `maxLeaseMs` (default 2 MiB/s, 180 s).
+   * the file's size at `slowRateBps` plus 5 s, at most `maxLeaseMs` (default 512 KiB/s, 300 s: iPXE
+   * under emulation on a loaded host took ~4 min for the 105 MB ramdisk).
    */
   slowRateBps?: number;
   maxLeaseMs?: number;
   /**
    * How long a copy the seed sent to a machine that retries (iPXE) counts against `seedConcurrent`
-   * when the machine's agent does not come back earlier, ms (default 240 000: a boot under emulation).
+   * when the machine's agent does not come back earlier, ms (default 900 000). Long on purpose: the
+   * machine normally comes back within seconds of booting; the cap only frees the seat of one that
+   * never boots. A short cap lets a slow boot (emulation, a loaded host: 240 s was too short with 8
+   * TCG guests) cost the seed another copy.
    */
   seedLeaseMs?: number;
   now?: () => number;
@@ -108,13 +112,13 @@ export class BootOffload {
       { on: this.on, networks: this.networks, holders: this.on ? this.candidates(f) : [], activeTo: (p) => this.#ledger.active(p, now), seedActive: Math.max(c.seedActive, this.#ledger.active(seedKey, now)), policy: this.policy },
     );
     if (d.kind === 'redirect') {
-      const lease = Math.min(this.#o.maxLeaseMs ?? 180_000, 5000 + (f.size / (this.#o.slowRateBps ?? 2 * 1024 * 1024)) * 1000);
+      const lease = Math.min(this.#o.maxLeaseMs ?? 300_000, 5000 + (f.size / (this.#o.slowRateBps ?? 512 * 1024)) * 1000);
       this.#ledger.add(d.to.peerId, client, now + lease);
       bump(this.#redirects, `${f.name}\u0000${d.reason}`);
     } else if (d.kind === 'busy') {
       bump(this.#busy, `${f.name}\u0000${d.reason}`);
     } else {
-      if (d.reason === 'no_holder' && req.retries) this.#ledger.add(seedKey, client, now + (this.#o.seedLeaseMs ?? 240_000));
+      if (d.reason === 'no_holder' && req.retries) this.#ledger.add(seedKey, client, now + (this.#o.seedLeaseMs ?? 900_000));
       bump(this.#served, `${f.name}\u0000${d.reason}`);
     }
     return d;

@@ -260,7 +260,8 @@ export class AptProxy {
     const full = `${this.#mirrorPrefix}${mirror}/${path}`;
     const ex = this.#o.exchange;
     if (ref && ex) {
-      const r = await ex.fetch(ref, { seedUrl: `${this.#seed.origin}${full}` });
+      // Bounded: package requests wait for this load, and a stuck one must not hold them all.
+      const r = await ex.fetch(ref, { seedUrl: `${this.#seed.origin}${full}`, signal: AbortSignal.timeout(this.#o.indexWaitMs ?? 120_000) });
       try {
         const chunks: Buffer[] = [];
         for await (const c of ex.store.read(ref.sha256)) chunks.push(c as Buffer);

@@ -68,8 +68,10 @@ export class EtcdStore implements Store {
         },
       grpcOptions: {
         // Detect a dead peer on a quiet watch stream; etcd permits pings every 5 s (--grpc-keepalive-min-time).
+        // 20 s for the answer (etcd's own --grpc-keepalive-timeout): an agent under emulation or a busy
+        // machine answered late with 5 s, and every drop cost a reconnect and three watch resumes.
         'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_timeout_ms': 20_000,
         'grpc.keepalive_permit_without_calls': 1,
         // Reconnect quickly after etcd restarts (default backoff grows to 120 s).
         'grpc.initial_reconnect_backoff_ms': 100,

@@ -97,6 +97,10 @@ export class SwarmNode {
       connectionGater: allowListGater(allow),
       // A boot storm dials the seed all at once: more handshakes in flight than libp2p's 10.
       connectionManager: { maxConnections: opts.maxConnections ?? 2048, maxIncomingPendingConnections: 128 },
+      // A connection is judged dead when a ping takes longer than an adaptive timeout of at least 5 s:
+      // an agent starved of CPU (emulated, or busy unpacking packages) missed that, lost its connection
+      // to the seed and paid a new handshake every minute. TCP and the redial still catch dead peers.
+      connectionMonitor: { pingInterval: 15_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } },
       peerDiscovery: opts.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
@@ -165,7 +169,8 @@ export class SwarmNode {
         if (this.#stop.signal.aborted) return;
         if (this.libp2p.getConnections(b.id).length > 0) continue;
         try {
-          await this.libp2p.dial(b.addr, { signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#redialMs * 2)]) });
+          // A handshake on a slow machine takes seconds: give it time rather than abort and start over.
+          await this.libp2p.dial(b.addr, { signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(Math.max(this.#redialMs * 2, 30_000))]) });
           this.#log.info({ peer: b.id.toString() }, 'connected to bootstrap peer');
         } catch (e) {
           this.#log.debug({ peer: b.id.toString(), err: (e as Error).message }, 'bootstrap peer not reachable; will retry');

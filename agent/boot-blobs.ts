@@ -15,7 +15,9 @@ import type { BlobExchange, BlobRef } from '../swarm/blobs/api.ts';
 /** Where the kernel exposes the ramdisk it kept (`retain_initrd` on its command line). */
 export const RETAINED_INITRD = '/sys/firmware/initrd';
 
-const refSchema = z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().min(0), url: z.string() });
+const hex = z.string().regex(/^[0-9a-f]{64}$/);
+const manifestSchema = z.object({ sha256: hex, size: z.number().int().min(0), pieceSize: z.number().int().min(1), pieces: z.array(hex) });
+const refSchema = z.object({ name: z.string(), sha256: hex, size: z.number().int().min(0), url: z.string(), manifest: manifestSchema.optional() });
 const bootRefsSchema = z.object({ kernel: refSchema, initrd: refSchema });
 export type BootRef = z.infer<typeof refSchema>;
 export type BootRefs = z.infer<typeof bootRefsSchema>;
@@ -104,7 +106,10 @@ export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult
     }
     try {
       // Pinned until the agent stops: the result's unpin is never called.
-      const r = await x.fetch({ sha256: ref.sha256, size: ref.size }, { seedUrl: new URL(ref.url, `${o.seedUrl.replace(/\/+$/, '')}/`).toString(), pin: true, signal: o.signal });
+      // With the seed's piece manifest the exchange fetches piece by piece (peers first, claims on the
+      // seed's pieces); with the ref alone, a fetch no peer can describe streams the whole file.
+      const m = ref.manifest && ref.manifest.sha256 === ref.sha256 && ref.manifest.size === ref.size && ref.manifest.pieces.length === Math.ceil(ref.size / ref.manifest.pieceSize) ? ref.manifest : undefined;
+      const r = await x.fetch(m ?? { sha256: ref.sha256, size: ref.size }, { seedUrl: new URL(ref.url, `${o.seedUrl.replace(/\/+$/, '')}/`).toString(), pin: true, signal: o.signal });
       out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'fetched', fromSeed: r.fromSeed, fromPeers: r.fromPeers });
     } catch (e) {
       if (o.signal.aborted) throw e;

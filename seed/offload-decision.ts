@@ -141,6 +141,15 @@ export class RedirectLedger {
     this.#leases = this.#leases.filter((l) => l.client !== client);
   }
 
+  /** One client's lease on one holder ends. */
+  release(holder: string, client: string): void {
+    this.#leases = this.#leases.filter((l) => l.holder !== holder || l.client !== client);
+  }
+
+  leasesOf(client: string): { holder: string; until: number }[] {
+    return this.#leases.filter((l) => l.client === client).map((l) => ({ holder: l.holder, until: l.until }));
+  }
+
   active(holder: string, now: number): number {
     this.#leases = this.#leases.filter((l) => l.until > now);
     return this.#leases.filter((l) => l.holder === holder).length;

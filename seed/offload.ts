@@ -3,7 +3,7 @@
 // redirect leases and the seed's own full copies in flight, and count what happened for /metrics:
 // full copies the seed served, redirects, busy answers, each by reason. The counters run with
 // offload off too (the benchmark compares both).
-import type { HaveEntry } from '../swarm/blobs/api.ts';
+import type { BlobManifest, HaveEntry } from '../swarm/blobs/api.ts';
 import { countBits } from '../swarm/blobs/bitfield.ts';
 import { DEFAULT_POLICY, RedirectLedger, decideOffload, parseCidr, type Cidr, type OffloadCandidate, type OffloadDecision, type OffloadPolicy, type OffloadRequest } from './offload-decision.ts';
 
@@ -21,6 +21,8 @@ export interface BootOffloadOptions {
   networks: readonly string[];
   holders?: HolderSource;
   alive?: Liveness;
+  /** Piece manifests of blobs the seed holds whole (its exchange's store): given to agents with the boot refs. */
+  manifests?: (sha256: string) => BlobManifest | undefined;
   policy?: Partial<OffloadPolicy>;
   /**
    * How long a redirect counts against its holder when the client does not come back earlier, ms:
@@ -37,6 +39,7 @@ export interface BootOffloadOptions {
    * TCG guests) cost the seed another copy.
    */
   seedLeaseMs?: number;
+  agentGraceMs?: number;
   now?: () => number;
 }
 
@@ -95,9 +98,23 @@ export class BootOffload {
     return out;
   }
 
-  /** The client came back (another boot file, its agent asking for the boot refs): its redirects are over. */
+  /**
+   * The client came back (another boot file, its agent asking for the boot refs): the downloads it
+   * was redirected for are over. A copy the seed sent it still counts for `agentGraceMs` (default
+   * 120 s) — until its agent holds the file and can take the next machines — unless it is a
+   * complete holder already.
+   */
   clientBack(client: string): void {
-    this.#ledger.releaseClient(normalize(client));
+    const c = normalize(client);
+    const seedLeases = this.#ledger.leasesOf(c).filter((l) => l.holder.startsWith('seed '));
+    this.#ledger.releaseClient(c);
+    const until = this.#now() + (this.#o.agentGraceMs ?? 120_000);
+    for (const l of seedLeases) this.#ledger.add(l.holder, c, Math.min(l.until, until));
+  }
+
+  /** The blob's piece manifest when the seed holds it whole. */
+  manifest(sha256: string): BlobManifest | undefined {
+    return this.#o.manifests?.(sha256);
   }
 
   decide(f: BootFile, req: OffloadRequest): OffloadDecision {
@@ -107,9 +124,12 @@ export class BootOffload {
     // The seed's own copies to machines that retry count like a holder's: until the machine comes back
     // (its agent then keeps the file and becomes a holder) or a boot's time runs out.
     const seedKey = `seed ${f.sha256}`;
+    // A machine the seed sent a copy to that now holds the file whole: its seat is free.
+    const holders = this.on ? this.candidates(f) : [];
+    for (const h of holders) if (h.complete) this.#ledger.release(seedKey, h.ip);
     const d = decideOffload(
       { ...req, client },
-      { on: this.on, networks: this.networks, holders: this.on ? this.candidates(f) : [], activeTo: (p) => this.#ledger.active(p, now), seedActive: Math.max(c.seedActive, this.#ledger.active(seedKey, now)), policy: this.policy },
+      { on: this.on, networks: this.networks, holders, activeTo: (p) => this.#ledger.active(p, now), seedActive: Math.max(c.seedActive, this.#ledger.active(seedKey, now)), policy: this.policy },
     );
     if (d.kind === 'redirect') {
       const lease = Math.min(this.#o.maxLeaseMs ?? 300_000, 5000 + (f.size / (this.#o.slowRateBps ?? 512 * 1024)) * 1000);

@@ -213,7 +213,11 @@ export class Seed {
     const networks = provisioningNetworks(c.address, c.dhcpRange);
     this.#log.info({ on, networks }, on ? 'boot offload on: agent kernel and ramdisk from agents that hold them' : 'boot offload off: the seed serves every boot file');
     const node = this.#swarm?.swarm.node;
-    return new BootOffload({ on, networks, ...(holders ? { holders } : {}), ...(node ? { alive: (p: string) => node.isConnected(p) } : {}) });
+    return new BootOffload({
+      on, networks,
+      ...(holders ? { holders, manifests: (sha: string) => (holders.store.get(sha)?.complete ? holders.store.get(sha)?.manifest : undefined) } : {}),
+      ...(node ? { alive: (p: string) => node.isConnected(p) } : {}),
+    });
   }
 
   /**

@@ -49,7 +49,10 @@ before(async () => {
   seedNode = await EnrolledSwarm.start({ store, keys, identity: { dir: stateDir }, listen: ['/ip4/127.0.0.1/tcp/0'] });
   seedBlobs = new BlobService(seedNode.node, { site: SITE, store: await DiskPieceStore.create({ dir: join(stateDir, 'blobs') }), role: 'seed', holderTtlMs: TTL_MS });
   await seedBlobs.start();
-  offload = new BootOffload({ on: true, networks: ['127.0.0.0/8'], holders: seedBlobs, policy: { perHolder: 1, seedConcurrent: 1, retryAfterS: 3 } });
+  offload = new BootOffload({
+    on: true, networks: ['127.0.0.0/8'], holders: seedBlobs, policy: { perHolder: 1, seedConcurrent: 1, retryAfterS: 3 },
+    manifests: (sha) => (seedBlobs.store.get(sha)?.complete ? seedBlobs.store.get(sha)?.manifest : undefined),
+  });
   http = await startHttp(
     { address: '127.0.0.1', port: 0, artifacts: [files.dir] },
     { logger: silentLogger(), store, keys, site: SITE, prefix: '/lpmos/', etcdEndpoints: etcd.endpoints, offload },
@@ -147,6 +150,9 @@ test('an agent keeping the ramdisk makes the seed redirect the next boot there; 
   const a = await agent('127.0.0.2');
   assert.deepEqual(a.kept.skipped, []);
   assert.deepEqual(a.kept.kept.map((k) => [k.name, k.how]), [['vmlinuz', 'fetched'], ['initrd.img', 'fetched']]);
+  // The boot refs carry the seed's piece manifest: the agent took the ramdisk piece by piece (Range), not whole.
+  const pieces = Number(/lpmos_boot_seed_served_total\{file="initrd.img",reason="range"\} (\d+)/.exec(await metrics())?.[1] ?? 0);
+  assert.ok(pieces >= Math.ceil(initrd().data.length / MiB), `ramdisk fetched in ${pieces} range requests`);
   await until('the seed hears the agent holds the ramdisk', () => offload.candidates({ name: 'initrd.img', sha256: initrd().sha256, size: initrd().data.length }).some((c) => c.complete));
   const fullBefore = offload.copies(initrd().sha256).full;
   const served = a.swarm.blobs!.stats.bytesServedToPeers;

@@ -48,6 +48,11 @@ test('redirect leases end when they run out or when the client comes back', () =
   assert.equal(l.active('a', 1500), 1);
   l.releaseClient('10.0.0.8');
   assert.equal(l.active('a', 1500), 0);
+  l.add('seed x', '10.0.0.7', 5000);
+  l.add('seed x', '10.0.0.6', 5000);
+  l.release('seed x', '10.0.0.7');
+  assert.deepEqual(l.leasesOf('10.0.0.6'), [{ holder: 'seed x', until: 5000 }]);
+  assert.equal(l.active('seed x', 1500), 1);
 });
 
 test('provisioning networks from --address and --dhcp-range', () => {

@@ -8,6 +8,7 @@ import { ErrorCode, LpmosError } from '../../../core/errors.ts';
 import type { Artifact } from '../artifacts.ts';
 import { sendBody, sendJson, type HttpApp, type HttpContext } from '../context.ts';
 import type { BootFile } from '../../offload.ts';
+import type { BlobManifest } from '../../../swarm/blobs/api.ts';
 import { requireAgent } from './agent-artifacts.ts';
 
 export const AGENT_BOOT_NAME = 'agent-boot.json';
@@ -56,9 +57,12 @@ export async function agentBoot(ctx: HttpContext, app: HttpApp): Promise<void> {
   if (app.offload && !app.offload.on) throw new LpmosError(ErrorCode.NotFound, 'boot offload is off (--boot-offload off): agents need not keep the boot files');
   await requireAgent(app);
   app.offload?.clientBack(clientOf(ctx));
-  const ref = (n: string): { name: string; sha256: string; size: number; url: string } => {
+  // With the piece manifest (when the seed's exchange holds the file) agents fetch piece by piece —
+  // from each other while downloading — instead of each streaming the whole file from here.
+  const ref = (n: string): { name: string; sha256: string; size: number; url: string; manifest?: BlobManifest } => {
     const a = app.artifacts.byName(n)!;
-    return { name: a.name, sha256: a.sha256, size: a.size, url: `/artifacts/sha256/${a.sha256}` };
+    const m = app.offload?.manifest(a.sha256);
+    return { name: a.name, sha256: a.sha256, size: a.size, url: `/artifacts/sha256/${a.sha256}`, ...(m && m.sha256 === a.sha256 && m.size === a.size ? { manifest: m } : {}) };
   };
   sendJson(ctx, 200, { kernel: ref(app.agent.kernel), initrd: ref(app.agent.initrd) });
 }

@@ -9,6 +9,8 @@
 //           disks untouched (not one block written); then RAID 1 + LVM → installed, /proc/mdstat of the
 //           installed system healthy ([UU]).
 // Both machines run at once (one TCG vCPU each on a 2-core machine). Everything is removed afterwards.
+// `npm run test:install`, not part of `npm test`: under TCG a debootstrap takes tens of minutes (the
+// dependency resolution alone > 20 min at load 20), more than CI's budget allows; with KVM it belongs there.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

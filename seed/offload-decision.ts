@@ -146,6 +146,11 @@ export class RedirectLedger {
     this.#leases = this.#leases.filter((l) => l.holder !== holder || l.client !== client);
   }
 
+  /** A client's lease on a holder runs at least until `until` (when it has one). */
+  extend(holder: string, client: string, until: number): void {
+    for (const l of this.#leases) if (l.holder === holder && l.client === client && l.until < until) l.until = until;
+  }
+
   leasesOf(client: string): { holder: string; until: number }[] {
     return this.#leases.filter((l) => l.client === client).map((l) => ({ holder: l.holder, until: l.until }));
   }

@@ -101,8 +101,8 @@ export class BootOffload {
   /**
    * The client came back (another boot file, its agent asking for the boot refs): the downloads it
    * was redirected for are over. A copy the seed sent it still counts for `agentGraceMs` (default
-   * 120 s) — until its agent holds the file and can take the next machines — unless it is a
-   * complete holder already.
+   * 120 s, renewed while its agent announces pieces of it) — until its agent holds the file and can
+   * take the next machines — unless it is a complete holder already.
    */
   clientBack(client: string): void {
     const c = normalize(client);
@@ -126,7 +126,11 @@ export class BootOffload {
     const seedKey = `seed ${f.sha256}`;
     // A machine the seed sent a copy to that now holds the file whole: its seat is free.
     const holders = this.on ? this.candidates(f) : [];
-    for (const h of holders) if (h.complete) this.#ledger.release(seedKey, h.ip);
+    // One still downloading it (announcing pieces) keeps its seat for another grace period.
+    for (const h of holders) {
+      if (h.complete) this.#ledger.release(seedKey, h.ip);
+      else this.#ledger.extend(seedKey, h.ip, now + (this.#o.agentGraceMs ?? 120_000));
+    }
     const d = decideOffload(
       { ...req, client },
       { on: this.on, networks: this.networks, holders, activeTo: (p) => this.#ledger.active(p, now), seedActive: Math.max(c.seedActive, this.#ledger.active(seedKey, now)), policy: this.policy },

@@ -53,6 +53,10 @@ test('redirect leases end when they run out or when the client comes back', () =
   l.release('seed x', '10.0.0.7');
   assert.deepEqual(l.leasesOf('10.0.0.6'), [{ holder: 'seed x', until: 5000 }]);
   assert.equal(l.active('seed x', 1500), 1);
+  l.extend('seed x', '10.0.0.6', 9000);
+  l.extend('seed x', '10.0.0.5', 9000); // no lease: none made
+  assert.equal(l.active('seed x', 8000), 1);
+  assert.deepEqual(l.leasesOf('10.0.0.5'), []);
 });
 
 test('provisioning networks from --address and --dhcp-range', () => {

@@ -107,7 +107,7 @@ const say = (msg: string): void => {
 
 function header(plan: Extract<DemoPlan, { mode: 'lab' }>, accel: AccelChoice): string {
   const fw = plan.firmware === 'mixed' && plan.count > 1 ? 'BIOS and UEFI alternating' : plan.firmware === 'uefi' ? 'UEFI (OVMF)' : 'BIOS (SeaBIOS + iPXE)';
-  const slow = accel.accel === 'tcg' ? ' — software emulation: expect 15-30 min per machine on a busy host' : '';
+  const slow = accel.accel === 'tcg' ? ' — software emulation: an expected 15-30 min per machine on a quiet host, far longer on a busy one (--timeout)' : '';
   return `${plan.count} VM(s), ${fw}, Debian 12 minbase + kernel; accelerator ${accel.accel} (${accel.reason})${slow}`;
 }
 

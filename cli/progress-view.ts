@@ -62,6 +62,12 @@ export class ProgressView {
     else this.#bars.set(row.machine, this.#multi.create(100, value, payload));
   }
 
+  /** A line of text above the bars (on a terminal cli-progress redraws them below it). */
+  log(line: string): void {
+    if (this.#multi) this.#multi.log(line.endsWith('\n') ? line : `${line}\n`);
+    else this.#stream.write(line.endsWith('\n') ? line : `${line}\n`);
+  }
+
   remove(machine: string): void {
     const b = this.#bars.get(machine);
     if (b) this.#multi?.remove(b);

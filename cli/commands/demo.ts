@@ -101,8 +101,12 @@ ${exit ? '' : 'Press Ctrl-C to stop the seed.\n'}`);
   });
 }
 
+/** Bars being drawn: messages go above them instead of through them. */
+let activeView: ProgressView | undefined;
 const say = (msg: string): void => {
-  process.stderr.write(`\x1b[1m[demo]\x1b[0m ${msg}\n`);
+  const line = `\x1b[1m[demo]\x1b[0m ${msg}`;
+  if (activeView && process.stdout.isTTY) activeView.log(line);
+  else process.stderr.write(`${line}\n`);
 };
 
 function header(plan: Extract<DemoPlan, { mode: 'lab' }>, accel: AccelChoice): string {
@@ -148,11 +152,13 @@ async function labDemo(plan: Extract<DemoPlan, { mode: 'lab' }>, accel: AccelCho
     };
     view = new ProgressView({ throttle: true, extra: (row) => since(row.machine) });
     view.reserve(machines.map((m) => m.id));
+    activeView = view;
     for (const m of machines) view.show({ machine: m.id, state: 'powered on', step: m.def.firmware });
     // Refresh the elapsed time on the bars (a terminal only: without bars each change is a line).
     if (process.stdout.isTTY) ticker = setInterval(() => { for (const row of last.values()) view?.show(row); }, 5000);
     const outcomes = await run.run();
     if (ticker) clearInterval(ticker);
+    activeView = undefined;
     view.stop();
     view = undefined;
     if (stop.signal.aborted) return;
@@ -174,6 +180,7 @@ Press Ctrl-C to remove the lab.
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
   } finally {
     if (ticker) clearInterval(ticker);
+    activeView = undefined;
     view?.stop();
     if (run) await run.stop();
     process.off('SIGINT', onSignal);

@@ -86,6 +86,33 @@ function unmountAll(dir: string): void {
   }
 }
 
+/**
+ * Mounts `device` read-only at `dir`. The install's unmount step may have had to detach the target
+ * lazily (a process still had it open, seen on a loaded machine): the filesystem stays in use until that
+ * process ends, so wait up to 60 s, and fail naming the processes that hold it.
+ */
+function mountWhenFree(device: string, dir: string): void {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    try {
+      sh('mount', ['-o', 'ro', device, dir]);
+      return;
+    } catch (e) {
+      if (Date.now() > end) {
+        const holders = (() => {
+          try {
+            return execFileSync('fuser', ['-vm', device], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+          } catch (f) {
+            return String((f as { stderr?: unknown }).stderr ?? '');
+          }
+        })();
+        throw new Error(`${device} still in use 60 s after the install unmounted it: ${(e as Error).message}\n${holders}`, { cause: e });
+      }
+      execFileSync('sleep', ['1']);
+    }
+  }
+}
+
 /** Pids whose command line mentions `text` (the killed debootstrap names its target). */
 function processesUsing(text: string): number[] {
   return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
@@ -307,7 +334,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
 
     // The installed system, as it would boot.
     const root = plan.layout.filesystems.find((f) => f.mount === '/')!;
-    sh('mount', ['-o', 'ro', root.device, inspect]);
+    mountWhenFree(root.device, inspect);
     try {
       const fstab = readFileSync(join(inspect, 'etc/fstab'), 'utf8');
       for (const f of plan.layout.filesystems) {

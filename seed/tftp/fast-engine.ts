@@ -2,7 +2,7 @@
 // negotiated transfer to the worker and resolves when it ends. Used for files of the static root
 // in octet mode, i.e. everything big; rendered menus and netascii stay on the event-loop Session.
 import { Worker } from 'node:worker_threads';
-import type { FastAbort, FastCancel, FastEnd, FastRetransmit, FastStart } from './fast-worker.ts';
+import type { FastAbort, FastCancel, FastEnd, FastRetransmit, FastStart } from './fast-messages.ts';
 import { loadLibc } from './libc.ts';
 
 export class FastEngine {

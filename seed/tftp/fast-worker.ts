@@ -15,50 +15,9 @@ import { CpuFollower } from './affinity.ts';
 import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, pread, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
 import { encodeError, TftpErrorCode } from './packet.ts';
 import type { SessionResult } from './session.ts';
+import type { FastAbort, FastCancel, FastEnd, FastRetransmit, FastStart } from './fast-messages.ts';
 import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
 
-export interface FastStart {
-  type: 'start';
-  id: number;
-  /** Connected transfer socket (blocking; every call but the single-transfer recv passes MSG_DONTWAIT); the worker closes it. */
-  sock: number;
-  /** Open file descriptor of the (confined) file; the main thread closes it after `end`. */
-  fileFd: number;
-  size: number;
-  blksize: number;
-  windowsize: number;
-  timeoutMs: number;
-  /** Encoded OACK, or null when no option was accepted (DATA 1 comes first). */
-  oack: Uint8Array | null;
-  retries: number;
-  deadlineMs: number;
-  /** Run on the CPU the client's datagrams arrive on while this is the only transfer (lock-step). */
-  followCpu: boolean;
-}
-export interface FastAbort {
-  type: 'abort';
-  message: string;
-}
-/** Ends one transfer without a word to the client: it asked for something else from the same port. */
-export interface FastCancel {
-  type: 'cancel';
-  id: number;
-}
-/** Sent on every timeout that resent packets, so the metrics are live. */
-export interface FastRetransmit {
-  type: 'retransmit';
-  id: number;
-  count: number;
-}
-export interface FastEnd {
-  type: 'end';
-  id: number;
-  result: SessionResult;
-  acked: number;
-  retransmits: number;
-  dropped: number;
-  error?: { code: number; message: string };
-}
 
 const CHUNK_BYTES = 256 * 1024;
 /** Longest the loop blocks in poll(2) or runs before it lets the thread's own events in (new transfers, abort). */

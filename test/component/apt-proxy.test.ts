@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { AptProxy } from '../../agent/apt-proxy.ts';
 import { MetricsWriter } from '../../agent/metrics-writer.ts';
@@ -35,6 +34,7 @@ import { decodeSwarmMetrics } from '../../swarm/metrics-record.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import { lpmos } from '../helpers/cli.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
+import { until } from '../helpers/until.ts';
 
 const SITE = 'aptproxy';
 const keys = new Keys('/lpmos/', SITE);
@@ -114,13 +114,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(25);
-  }
-}
 
 interface Agent {
   machine: string;

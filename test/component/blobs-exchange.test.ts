@@ -24,6 +24,7 @@ import { hasBit } from '../../swarm/blobs/bitfield.ts';
 import { pieceLength, pieceRange } from '../../swarm/blobs/manifest.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 import { artifactDir, testServer, type ArtifactFile, type TestServer } from './http-helpers.ts';
+import { until } from '../helpers/until.ts';
 
 const SITE = 'blobs';
 const keys = new Keys('/lpmos/', SITE);
@@ -66,13 +67,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(25);
-  }
-}
 
 interface Agent {
   machine: string;

@@ -25,6 +25,7 @@ import { BlobService } from '../../swarm/blobs/service.ts';
 import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 import { artifactDir, curl } from './http-helpers.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 const SITE = 'offload';
 const keys = new Keys('/lpmos/', SITE);
@@ -76,13 +77,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => waitUntil(what, cond, ms, 50);
 
 /** An agent whose piece server listens on `host`, keeping the boot files (from `retained` when given). */
 async function agent(host: string, retained?: string): Promise<{ swarm: AgentSwarm; stop: () => Promise<void>; kept: Awaited<ReturnType<typeof keepBootFiles>> }> {

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
 import { validateDocuments } from '../../core/model/documents.ts';
 import { specSchema } from '../../core/model/spec.ts';
@@ -22,6 +21,7 @@ import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { progressTopic } from '../../swarm/progress/event.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 const SITE = 'lboot';
 const keys = new Keys('/lpmos/', SITE);
@@ -32,13 +32,7 @@ let seed: SeedSwarm;
 const agents = new Map<string, AgentSwarm>();
 const stateDir = mkdtempSync(join(tmpdir(), `lpmos-swarm-localboot-${process.pid}-`));
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(25);
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => waitUntil(what, cond, ms, 25);
 
 const spec = async (id: string) => {
   const kv = await store.get(keys.spec(id));

@@ -49,15 +49,15 @@ async function report(deps: AgentDeps, identity: AgentIdentity, signal: AbortSig
   return { id, inventory };
 }
 
-/** Reports, then follows the spec until the signal aborts. */
+/** Reports, then follows the spec until the signal aborts (a stop at any point after the report is not an error). */
 export async function runAgent(deps: AgentDeps, identity: AgentIdentity, signal: AbortSignal): Promise<void> {
   const { id, inventory } = await report(deps, identity, signal);
-  const onSpec = deps.onMachine ? await deps.onMachine(id, inventory) : deps.onSpec;
-  const key = deps.keys.spec(id);
-  const first = await deps.store.get(key, { signal });
-  const fromRevision = first ? first.modRevision + 1 : (await deps.store.revision({ signal })) + 1;
-  await onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
   try {
+    const onSpec = deps.onMachine ? await deps.onMachine(id, inventory) : deps.onSpec;
+    const key = deps.keys.spec(id);
+    const first = await deps.store.get(key, { signal });
+    const fromRevision = first ? first.modRevision + 1 : (await deps.store.revision({ signal })) + 1;
+    await onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
     for await (const ev of deps.store.watch(key, { signal, fromRevision })) {
       if (ev.key !== key) continue; // the prefix also matches e.g. machines/<id>/spec-old
       const spec = ev.type === 'put' && ev.value ? specSchema.parse(JSON.parse(ev.value)) : undefined;
@@ -65,6 +65,7 @@ export async function runAgent(deps: AgentDeps, identity: AgentIdentity, signal:
       await onSpec?.(spec);
     }
   } catch (e) {
+    // A stop right after the report (the spec read, the swarm starting) ends here too, not as a failure.
     if (!signal.aborted) throw e;
   }
 }

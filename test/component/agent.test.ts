@@ -86,7 +86,7 @@ describe('agent (first part) on this machine', () => {
     } finally {
       ok.child.kill('SIGTERM');
     }
-    assert.equal(await ok.exited, 0);
+    assert.equal(await ok.exited, 0, ok.log());
     const bad = startAgent(encodeAgentCmdline({ seed: 'http://127.0.0.1:9', etcd: etcd.endpoints, site: 'agenttest', prefix: '/lpmos/', machine: 'ghost', bootstrap: [] }));
     assert.equal(await bad.exited, 4, bad.log());
     assert.match(bad.log(), /machine \\"ghost\\" named on the kernel command line does not exist/);

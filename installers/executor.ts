@@ -5,14 +5,26 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ErrorCode, LpmosError } from '../core/errors.ts';
+import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { silentLogger } from '../core/log.ts';
+import { debootstrapArgv, type DebootstrapAction } from './debian/debootstrap.ts';
+import { fetchPackagesIndex } from './debian/index-fetch.ts';
 import { DebootstrapProgressParser } from './debian/progress.ts';
+import { selectDebootstrap } from './debian/resolve.ts';
 import { execCommand, mustRun } from './exec.ts';
 import type { Layout } from './plan/layout.ts';
 import { parseMounts } from './plan/probes.ts';
 import type { Action, Check, Facts, Step } from './plan/types.ts';
+
+/** debootstrap with its fd-3 progress protocol turned into step progress. */
+async function runDebootstrap(argv: string[], env: Record<string, string>, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<void> {
+  const parser = new DebootstrapProgressParser();
+  await mustRun(argv, { signal, env, onFd3Line: (l) => {
+    const u = parser.feed(l);
+    if (u) progress({ percent: u.percent, ...(u.bytes !== undefined ? { bytes: u.bytes } : {}), ...(u.message ? { message: u.message } : {}) });
+  } });
+}
 
 export interface StepProgress { percent?: number; bytes?: number; message?: string }
 
@@ -78,16 +90,15 @@ export class LocalExecutor {
       case 'run': {
         const argv = chroot && !a.host ? ['chroot', this.#target, ...a.argv] : a.argv;
         this.#log.info({ argv }, 'run');
-        if (a.progress === 'debootstrap') {
-          const parser = new DebootstrapProgressParser();
-          await mustRun(argv, { signal, ...(a.env ? { env: a.env } : {}), onFd3Line: (l) => {
-            const u = parser.feed(l);
-            if (u) progress({ percent: u.percent, ...(u.bytes !== undefined ? { bytes: u.bytes } : {}), ...(u.message ? { message: u.message } : {}) });
-          } });
-          return;
-        }
+        if (a.progress === 'debootstrap') return runDebootstrap(argv, a.env ?? {}, signal, progress);
         await mustRun(argv, { signal, ...(a.input !== undefined ? { input: a.input } : {}), ...(a.env ? { env: a.env } : {}), ...(a.okCodes ? { okCodes: a.okCodes } : {}) });
         return;
+      }
+      case 'debootstrap': {
+        const resolved = a.resolve ? await this.#resolve(a, signal, progress) : undefined;
+        const argv = debootstrapArgv(a, resolved);
+        this.#log.info({ argv }, 'run');
+        return runDebootstrap(argv, { LC_ALL: 'C' }, signal, progress);
       }
       case 'write':
         await mkdir(dirname(a.path), { recursive: true });
@@ -104,6 +115,27 @@ export class LocalExecutor {
         return this.#mount(a, signal);
       case 'clean':
         return this.#clean(a.dir, a.keep, signal);
+    }
+  }
+
+  /**
+   * The package set debootstrap would choose, worked out here from the mirror's index; undefined (and
+   * debootstrap resolves, slowly) when the index cannot be had — a slow install, not a failed one.
+   */
+  async #resolve(a: DebootstrapAction, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<string[] | undefined> {
+    const t0 = performance.now();
+    progress({ percent: 0, message: `resolving packages from ${a.mirror}` });
+    try {
+      const index = await fetchPackagesIndex({ mirror: a.mirror, suite: a.suite, components: a.components, arch: a.arch }, signal);
+      const sel = selectDebootstrap(index, a.suite, a.include);
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      this.#log.info({ packages: sel.required.length + sel.base.length, include: sel.include.length, seconds }, 'package set resolved');
+      progress({ percent: 0, message: `${sel.required.length + sel.base.length} packages resolved in ${seconds} s` });
+      return sel.include;
+    } catch (e) {
+      signal.throwIfAborted();
+      this.#log.warn({ err: formatError(e) }, 'cannot resolve the package set here: debootstrap resolves it');
+      return undefined;
     }
   }
 

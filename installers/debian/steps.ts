@@ -92,9 +92,10 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
     actions: () => [
       // A debootstrap killed half-way leaves a root it cannot continue: start over from an empty one.
       { kind: 'clean', dir: t, keep: mountOrder(layout.filesystems).map((f) => targetPath(t, f.mount ?? '/')).filter((d) => d !== t) },
-      run(['debootstrap', '--debian-installer', '--variant=minbase', `--arch=${profile.os.arch}`, `--include=${include.join(',')}`,
-        ...(profile.os.name === 'debian' ? ['--components=main'] : []), ...(spec.cacheDir ? [`--cache-dir=${spec.cacheDir}`] : []), suite, t, installMirror],
-      { progress: 'debootstrap', env: { LC_ALL: 'C' } }),
+      // Debian: the package set is resolved by the agent (debootstrap's rules, resolve.ts); Ubuntu's
+      // debootstrap scripts choose differently, so debootstrap resolves those itself.
+      { kind: 'debootstrap', suite, arch: profile.os.arch, variant: 'minbase', components: profile.os.name === 'debian' ? ['main'] : [], include,
+        mirror: installMirror, target: t, ...(spec.cacheDir ? { cacheDir: spec.cacheDir } : {}), resolve: profile.os.name === 'debian' },
       { kind: 'write', path: done, content: `${include.join(' ')}\n` },
     ],
   };

@@ -50,6 +50,13 @@ export type Action =
    * /sys, /dev, /run mounted) unless `host` is set.
    */
   | { kind: 'run'; argv: string[]; input?: string; env?: Record<string, string>; okCodes?: number[]; progress?: 'debootstrap'; host?: boolean }
+  /**
+   * debootstrap (debian/debootstrap.ts builds its argv). `resolve`: the executor works out the package
+   * set itself from the mirror's Packages index (debian/resolve.ts, debootstrap's own rules) and runs
+   * debootstrap with --no-resolve-deps — debootstrap's resolution loop takes minutes of CPU on a slow
+   * or emulated machine; debootstrap resolves itself when that index cannot be had.
+   */
+  | { kind: 'debootstrap'; suite: string; arch: string; variant: 'minbase'; components: string[]; include: string[]; mirror: string; target: string; cacheDir?: string; resolve: boolean }
   /** Write a file (path on the host; under the target for the new system). */
   | { kind: 'write'; path: string; content: string; mode?: number }
   /**

@@ -148,7 +148,7 @@ const rootCache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 
 /** The debootstrap command of a plan, without where it writes: the identity of its result. */
 function osKey(plan: InstallPlan): string {
   const os = plan.steps.find((x) => x.id === 'os')!.actions({ uuids: {}, efivars: false });
-  const argv = os.flatMap((a) => (a.kind === 'run' ? a.argv : [])).filter((x) => !x.startsWith('/') && !x.startsWith('--cache-dir') && !x.startsWith('http'));
+  const argv = os.flatMap((a) => (a.kind === 'debootstrap' ? [a.suite, a.arch, a.variant, a.components.join(','), a.include.join(','), a.resolve ? 'resolved-by-lpmos' : 'resolved-by-debootstrap'] : []));
   const version = sh('dpkg-query', ['-W', '-f=${Version}', 'debootstrap']);
   return createHash('sha256').update(JSON.stringify([argv, version])).digest('hex').slice(0, 16);
 }
@@ -199,7 +199,7 @@ async function debootstrapOnce(profile: Profile, store: Store): Promise<RootBuil
 
 /** The same plan, with the os step unpacking the cached debootstrap result instead of running debootstrap. */
 function withCachedOs(plan: InstallPlan, file: string): InstallPlan {
-  const unpack = (a: Action): Action => (a.kind === 'run' && a.argv[0] === 'debootstrap' ? { kind: 'run', argv: ['tar', '--zstd', '--numeric-owner', '--xattrs', '-C', target, '-xf', file] } : a);
+  const unpack = (a: Action): Action => (a.kind === 'debootstrap' ? { kind: 'run', argv: ['tar', '--zstd', '--numeric-owner', '--xattrs', '-C', target, '-xf', file] } : a);
   return { ...plan, steps: plan.steps.map((x): Step => (x.id === 'os' ? { ...x, actions: (f) => x.actions(f).map(unpack) } : x)) };
 }
 

@@ -148,9 +148,9 @@ describe('install spec: the installed system\'s mirror vs. what installs', () =>
   it('debootstrap uses the proxy; apt in the target uses it as its HTTP proxy; the sources name the seed', () => {
     const steps = debianSteps(p, l, proxied);
     const os = steps.find((s) => s.id === 'os')!.actions(f);
-    const boot = os.find((a) => a.kind === 'run')!;
-    assert.ok(boot.kind === 'run');
-    assert.equal(boot.argv.at(-1), 'http://127.0.0.1:4567/mirror/debian');
+    const boot = os.find((a) => a.kind === 'debootstrap')!;
+    assert.ok(boot.kind === 'debootstrap');
+    assert.equal(boot.mirror, 'http://127.0.0.1:4567/mirror/debian');
     const conf = steps.find((s) => s.id === 'configure')!.actions(f);
     const sources = conf.find((a) => a.kind === 'write' && a.path === '/target/etc/apt/sources.list');
     assert.ok(sources?.kind === 'write');
@@ -163,9 +163,9 @@ describe('install spec: the installed system\'s mirror vs. what installs', () =>
   it('a profile with its own mirror ignores the proxy', () => {
     const own = profile(biosStorage, { packages: ['htop'], mirror: 'http://mirror.example/debian' });
     const steps = debianSteps(own, layoutOf(own, [disk('vda', 8 * GiB)]), proxied);
-    const boot = steps.find((s) => s.id === 'os')!.actions(f).find((a) => a.kind === 'run')!;
-    assert.ok(boot.kind === 'run');
-    assert.equal(boot.argv.at(-1), 'http://mirror.example/debian');
+    const boot = steps.find((s) => s.id === 'os')!.actions(f).find((a) => a.kind === 'debootstrap')!;
+    assert.ok(boot.kind === 'debootstrap');
+    assert.equal(boot.mirror, 'http://mirror.example/debian');
     const apt = steps.find((s) => s.id === 'configure')!.actions(f).flatMap((a) => (a.kind === 'run' && a.argv[0] === 'apt-get' ? [a.argv.join(' ')] : []));
     assert.deepEqual(apt, ['apt-get update', 'apt-get install -y --no-install-recommends htop']);
   });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
+import { debootstrapArgv } from '../../installers/debian/debootstrap.ts';
 import { basePackages, bootTargets, codename } from '../../installers/debian/steps.ts';
 import { diskRefusal, parseDiskProbe, tableMatches } from '../../installers/plan/probes.ts';
 import { RELEASE_HOLDERS, buildSteps, mbrScript } from '../../installers/plan/steps.ts';
@@ -160,11 +161,14 @@ describe('install plan: Debian', () => {
   it('debootstrap minbase from the mirror with the package cache, after cleaning a half-done root', () => {
     const [clean, boot, mark] = step(steps, 'os').actions(f);
     assert.deepEqual(clean, { kind: 'clean', dir: '/target', keep: ['/target/boot/efi'] });
-    assert.ok(boot?.kind === 'run' && mark?.kind === 'write');
-    assert.deepEqual(boot.argv, ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64',
+    assert.ok(boot?.kind === 'debootstrap' && mark?.kind === 'write');
+    assert.equal(boot.resolve, true, 'Debian: the agent resolves the package set');
+    assert.deepEqual(debootstrapArgv(boot), ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64',
       '--include=dosfstools,grub-efi-amd64-bin,grub-pc-bin,grub2-common,ifupdown,initramfs-tools,isc-dhcp-client,linux-image-amd64,openssh-server,sudo,systemd-sysv,udev',
       '--components=main', '--cache-dir=/var/cache/lpmos/apt', 'bookworm', '/target', 'http://10.0.0.1:8080/debian']);
-    assert.equal(boot.progress, 'debootstrap');
+    // With a resolved set: debootstrap does not resolve, and installs the whole set.
+    assert.deepEqual(debootstrapArgv(boot, ['a', 'b']), ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64', '--no-resolve-deps',
+      '--include=a,b', '--components=main', '--cache-dir=/var/cache/lpmos/apt', 'bookworm', '/target', 'http://10.0.0.1:8080/debian']);
     assert.equal(mark.path, '/target/var/lib/lpmos/os.done');
   });
   it('packages follow the layout: mdadm, lvm2, xfsprogs; shim and efibootmgr only on UEFI machines', () => {

@@ -18,6 +18,10 @@ import { ErrorCode, LpmosError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { allowListGater, type PeerFilter } from './gater.ts';
 import { loadOrCreateIdentity, newIdentity } from './identity.ts';
+import { fastMsgId } from './msg-id.ts';
+
+/** gossipsub mesh degree: target, low and high water marks, outbound quota, lazy gossip fan-out. */
+export const MESH = { D: 4, Dlo: 3, Dhi: 6, Dout: 1, Dlazy: 4 } as const;
 
 export interface SwarmServices extends Record<string, unknown> {
   pubsub: GossipSub;
@@ -111,7 +115,13 @@ export class SwarmNode {
         // IP colocation scoring (P6) is off: every peer is enrolled and authenticated, and with its
         // default (-5 × (peers on one IP beyond 10)², graylisted below -80) 32 agents behind one
         // address were graylisted and every message they sent was ignored (measured on loopback).
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, scoreParams: { IPColocationFactorWeight: 0 } }),
+        // fastMsgIdFn: a forwarded copy of a message already seen is dropped before its signature is
+        // verified again (msg-id.ts; measured: that verify was the largest CPU cost of an agent).
+        // A smaller mesh than gossipsub's 6/4/12: every agent receives each message about once per
+        // mesh peer, and each copy costs a noise decrypt, a yamux window update and a decode —
+        // with every agent announcing every file it completes, copies were most of an agent's CPU
+        // (bench:swarm profiles). Four peers still reach 64 agents in three hops.
+        pubsub: gossipsub({ ...MESH, allowPublishToZeroTopicPeers: true, emitSelf: false, fastMsgIdFn: fastMsgId, scoreParams: { IPColocationFactorWeight: 0 } }),
       },
     });
     return new SwarmNode(libp2p, bootstrap, opts.redialMs ?? 2000, opts.logger ?? silentLogger());

@@ -1,12 +1,18 @@
 // Announcing what we hold on `lpmos/<site>/blobs/have` and listening to others' announcements
-// into the holder index. A new piece is announced within `pieceDelayMs` (250 ms; coalesced per blob: one
-// message per blob per interval, however many pieces arrived), a completed blob at once, an
-// evicted one as `gone`, and everything held again every `everyMs` (new peers, lost messages).
+// into the holder index. New pieces and completed blobs are announced within `pieceDelayMs`
+// (250 ms; coalesced: one message per interval, however many pieces and blobs arrived — a crowd
+// fetching hundreds of small files announced each completion alone, N² deliveries each), a claim
+// on a seed piece at once (it must travel fast to stop others fetching that piece too), an evicted
+// blob as `gone`, and, checked every `everyMs`, each blob not announced for `refreshMs` (default
+// 3 × everyMs, under the holder index's 60 s TTL: new peers, lost messages). A blob announced
+// recently is not repeated: every announcement is signed, flooded to every agent and checked by
+// each, so repeating unchanged blobs every 10 s cost CPU that fetching needed (issue 7,
+// bench:swarm). A newcomer asks have? of its peers (discover.ts).
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import type { PeerId } from '@libp2p/interface';
 import type { Logger } from '../../core/log.ts';
 import type { BlobState, PieceStore, StoreEvent } from './api.ts';
-import { decodeHave, encodeBits, encodeHave, haveTopic, MAX_HAVE_BLOBS, type HaveMessage } from './have.ts';
+import { decodeHave, encodeBits, encodeHave, haveTopic, MAX_HAVE_BLOBS, type HaveDecode, type HaveMessage } from './have.ts';
 import type { HolderIndex } from './holders.ts';
 
 export interface AnnouncerDeps {
@@ -21,6 +27,8 @@ export interface AnnouncerDeps {
   log: Logger;
   pieceDelayMs?: number;
   everyMs?: number;
+  /** A held blob is re-announced when its last announcement is this old, ms (default 3 × everyMs). */
+  refreshMs?: number;
   /** Pieces of a blob this node is fetching from the seed now (announced as `fetching`). */
   fetching?: (sha256: string) => Uint8Array | undefined;
   /** Authors whose announcements count (the enrolled peers); default everyone gossip delivers. */
@@ -38,6 +46,10 @@ export class HaveAnnouncer {
   #timer: NodeJS.Timeout | undefined;
   #every: NodeJS.Timeout | undefined;
   #off: (() => void) | undefined;
+  /** Announcements the topic validator decoded, for the message event that follows. */
+  #decoded = new WeakMap<Message, HaveDecode>();
+  /** When each blob was last announced (ms). */
+  #lastSent = new Map<string, number>();
 
   constructor(deps: AnnouncerDeps) {
     this.#d = deps;
@@ -75,7 +87,9 @@ export class HaveAnnouncer {
   readonly #validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject;
     if (this.#d.allowed && !this.#d.allowed(msg.from.toString())) return TopicValidatorResult.Reject;
-    return decodeHave(msg.data).ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+    const r = decodeHave(msg.data);
+    if (r.ok) this.#decoded.set(msg, r);
+    return r.ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
   };
 
   readonly #onMessage = (evt: CustomEvent<Message>): void => {
@@ -83,7 +97,9 @@ export class HaveAnnouncer {
     if (msg.topic !== this.topic) return;
     if (msg.type !== 'signed') return;
     if (this.#d.allowed && !this.#d.allowed(msg.from.toString())) return;
-    const r = decodeHave(msg.data);
+    // The validator decoded it already (the event carries the same object): JSON + schema once.
+    const r = this.#decoded.get(msg) ?? decodeHave(msg.data);
+    this.#decoded.delete(msg);
     if (!r.ok) {
       this.stats.rejected++;
       return;
@@ -97,11 +113,12 @@ export class HaveAnnouncer {
     if (!this.#d.announce) return;
     if (ev.type === 'removed') {
       this.#pending.delete(ev.sha256);
+      this.#lastSent.delete(ev.sha256);
       this.#gone.add(ev.sha256);
       this.#schedule(0);
     } else {
       this.#pending.add(ev.sha256);
-      this.#schedule(ev.type === 'complete' ? 0 : (this.#d.pieceDelayMs ?? 250));
+      this.#schedule(this.#d.pieceDelayMs ?? 250);
     }
   };
 
@@ -143,7 +160,19 @@ export class HaveAnnouncer {
     );
   }
 
+  /** Announces the held blobs whose last announcement is older than `refreshMs`. */
+  refresh(now = Date.now()): void {
+    if (!this.#d.announce) return;
+    const refreshMs = this.#d.refreshMs ?? 3 * (this.#d.everyMs ?? 10_000);
+    this.#publish(
+      this.#d.store.list().filter((s) => this.#worth(s) && now - (this.#lastSent.get(s.manifest.sha256) ?? -Infinity) >= refreshMs),
+      [],
+    );
+  }
+
   #publish(states: BlobState[], gone: string[]): void {
+    const now = Date.now();
+    for (const s of states) this.#lastSent.set(s.manifest.sha256, now);
     for (let i = 0; i < Math.max(states.length, gone.length); i += MAX_HAVE_BLOBS) {
       const msg = this.#message(states.slice(i, i + MAX_HAVE_BLOBS), gone.slice(i, i + MAX_HAVE_BLOBS));
       this.stats.sent++;
@@ -159,7 +188,7 @@ export class HaveAnnouncer {
     this.#d.pubsub.addEventListener('message', this.#onMessage);
     this.#d.pubsub.subscribe(this.topic);
     this.#off = this.#d.store.on(this.#onStore);
-    this.#every = setInterval(() => this.announceAll(), this.#d.everyMs ?? 10_000);
+    this.#every = setInterval(() => this.refresh(), this.#d.everyMs ?? 10_000);
     this.#every.unref();
   }
 

@@ -174,7 +174,7 @@ export interface BlobServiceOptions {
   perHolder?: number;
   /** A peer piece slower than this is abandoned and asked elsewhere / of the seed, ms (default 5000). */
   pieceTimeoutMs?: number;
-  /** Re-announce everything held every this many ms (default 10 000). */
+  /** Every this many ms, re-announce held blobs not announced for 3 × this (default 10 000). */
   announceEveryMs?: number;
   /**
    * New pieces of a blob are announced at most once per this many ms (default 250): every gossip

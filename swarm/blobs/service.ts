@@ -4,6 +4,7 @@
 // answers manifest queries and relays announcements but neither announces nor serves pieces to
 // peers (agents fall back to its HTTP artifact route, which the stats count as bytes from seed).
 import { open } from 'node:fs/promises';
+import type { PeerId } from '@libp2p/interface';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { SwarmNode } from '../node.ts';
@@ -141,12 +142,19 @@ export class BlobService implements BlobExchange {
       this.#httpUrl = host === '0.0.0.0' ? url.replace('0.0.0.0', this.#advertisedIp()) : url;
     }
     await this.#p2p.start();
+    this.node.libp2p.addEventListener('peer:disconnect', this.#onDisconnect);
     this.announcer.start();
     this.announcer.announceAll();
   }
 
+  /** A peer we lost our connection to is not offered as a holder until it announces again. */
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.index.forgetPeer(evt.detail.toString());
+  };
+
   async stop(): Promise<void> {
     this.#stop.abort();
+    this.node.libp2p.removeEventListener('peer:disconnect', this.#onDisconnect);
     this.discovery.stop();
     this.announcer.stop();
     await this.#p2p.stop();

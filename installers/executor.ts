@@ -4,12 +4,14 @@
 // chroot step runs — unmounted again in `finally`, also when the step fails or is aborted.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { silentLogger } from '../core/log.ts';
-import { debootstrapArgv, type DebootstrapAction } from './debian/debootstrap.ts';
+import { debootstrapArgv, debootstrapEnv, debootstrapScript, type DebootstrapAction, type ResolvedRun } from './debian/debootstrap.ts';
 import { fetchPackagesIndex } from './debian/index-fetch.ts';
+import { prefetchPackages } from './debian/prefetch.ts';
 import { DebootstrapProgressParser } from './debian/progress.ts';
 import { selectDebootstrap } from './debian/resolve.ts';
 import { execCommand, mustRun } from './exec.ts';
@@ -96,9 +98,14 @@ export class LocalExecutor {
       }
       case 'debootstrap': {
         const resolved = a.resolve ? await this.#resolve(a, signal, progress) : undefined;
+        if (resolved && a.prefetch) await this.#prefetch(a.mirror, resolved.selection.files, signal, progress);
         const argv = debootstrapArgv(a, resolved);
         this.#log.info({ argv }, 'run');
-        return runDebootstrap(argv, { LC_ALL: 'C' }, signal, progress);
+        try {
+          return await runDebootstrap(argv, debootstrapEnv(resolved), signal, progress);
+        } finally {
+          if (resolved) await rm(resolved.script, { force: true });
+        }
       }
       case 'write':
         await mkdir(dirname(a.path), { recursive: true });
@@ -122,21 +129,39 @@ export class LocalExecutor {
    * The package set debootstrap would choose, worked out here from the mirror's index; undefined (and
    * debootstrap resolves, slowly) when the index cannot be had — a slow install, not a failed one.
    */
-  async #resolve(a: DebootstrapAction, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<string[] | undefined> {
+  async #resolve(a: DebootstrapAction, signal: AbortSignal, progress: (p: StepProgress) => void): Promise<ResolvedRun | undefined> {
     const t0 = performance.now();
     progress({ percent: 0, message: `resolving packages from ${a.mirror}` });
     try {
       const index = await fetchPackagesIndex({ mirror: a.mirror, suite: a.suite, components: a.components, arch: a.arch }, signal);
-      const sel = selectDebootstrap(index, a.suite, a.include);
+      const selection = selectDebootstrap(index, a.suite, a.include);
+      // Beside the target, not in it: debootstrap copies its script into the target itself.
+      const script = join(tmpdir(), `lpmos-debootstrap-${a.suite}-${process.pid}`);
+      await writeFile(script, debootstrapScript(a.suite), { mode: 0o644 });
       const seconds = ((performance.now() - t0) / 1000).toFixed(1);
-      this.#log.info({ packages: sel.required.length + sel.base.length, include: sel.include.length, seconds }, 'package set resolved');
-      progress({ percent: 0, message: `${sel.required.length + sel.base.length} packages resolved in ${seconds} s` });
-      return sel.include;
+      const packages = selection.required.length + selection.base.length;
+      this.#log.info({ packages, required: selection.required.length, base: selection.base.length, seconds }, 'package set resolved');
+      progress({ percent: 0, message: `${packages} packages resolved in ${seconds} s` });
+      return { script, selection };
     } catch (e) {
       signal.throwIfAborted();
       this.#log.warn({ err: formatError(e) }, 'cannot resolve the package set here: debootstrap resolves it');
       return undefined;
     }
+  }
+
+  async #prefetch(mirror: string, files: string[], signal: AbortSignal, progress: (p: StepProgress) => void): Promise<void> {
+    const t0 = performance.now();
+    let last = 0;
+    const r = await prefetchPackages({
+      mirror, files, signal, log: this.#log,
+      onProgress: (done, bytes) => {
+        if (performance.now() - last < 1000 && done < files.length) return;
+        last = performance.now();
+        progress({ percent: 0, bytes, message: `fetched ${done}/${files.length} packages ahead (${(bytes / 2 ** 20).toFixed(1)} MiB)` });
+      },
+    });
+    this.#log.info({ ...r, seconds: ((performance.now() - t0) / 1000).toFixed(1) }, 'packages fetched ahead of debootstrap');
   }
 
   async #mount(a: Extract<Action, { kind: 'mount' }>, signal: AbortSignal): Promise<void> {

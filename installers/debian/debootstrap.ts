@@ -1,19 +1,54 @@
 // Pure: the debootstrap command of a `debootstrap` action, with or without a package set worked out
-// beforehand (resolve.ts). With one, debootstrap gets --no-resolve-deps and the whole set as
-// --include: it still takes the Priority: required packages and apt by itself, so the set adds
-// exactly what its own resolution would have added.
+// beforehand (resolve.ts). With one, debootstrap runs --no-resolve-deps with a suite script of ours
+// that is debootstrap's own script for the suite with one function replaced: work_out_debs, which
+// then hands debootstrap the resolved `required` and `base` lists (from the environment). The split
+// matters: debootstrap unpacks `required` by hand before anything runs in the target, so libc6 and
+// the other libraries the required tools need must be in it — an --include list would land in
+// `base`, and `chroot /bin/true` would fail for want of the dynamic loader.
 import type { Action } from '../plan/types.ts';
+import type { DebootstrapSelection } from './resolve.ts';
 
 export type DebootstrapAction = Extract<Action, { kind: 'debootstrap' }>;
 
-export function debootstrapArgv(a: DebootstrapAction, resolved?: string[]): string[] {
-  const include = resolved ?? a.include;
+/** A debootstrap run with the package set resolved beforehand. */
+export interface ResolvedRun {
+  /** Where the executor wrote debootstrapScript(suite). */
+  script: string;
+  selection: DebootstrapSelection;
+}
+
+export const REQUIRED_VAR = 'LPMOS_DEBOOTSTRAP_REQUIRED';
+export const BASE_VAR = 'LPMOS_DEBOOTSTRAP_BASE';
+
+/** The suite script: debootstrap's own, then our work_out_debs. */
+export function debootstrapScript(suite: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(suite)) throw new Error(`not a suite name: ${JSON.stringify(suite)}`);
+  return [
+    '# LPMOS: debootstrap\'s script for this suite; the package lists were resolved beforehand',
+    '# (installers/debian/resolve.ts, debootstrap\'s own rules) and come from the environment.',
+    `. "$DEBOOTSTRAP_DIR/scripts/${suite}"`,
+    'work_out_debs () {',
+    `\trequired="$${REQUIRED_VAR}"`,
+    `\tbase="$${BASE_VAR}"`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function debootstrapArgv(a: DebootstrapAction, resolved?: ResolvedRun): string[] {
   return [
     'debootstrap', '--debian-installer', `--variant=${a.variant}`, `--arch=${a.arch}`,
-    ...(resolved ? ['--no-resolve-deps'] : []),
-    ...(include.length ? [`--include=${include.join(',')}`] : []),
+    ...(resolved ? ['--no-resolve-deps'] : a.include.length ? [`--include=${a.include.join(',')}`] : []),
     ...(a.components.length ? [`--components=${a.components.join(',')}`] : []),
     ...(a.cacheDir ? [`--cache-dir=${a.cacheDir}`] : []),
-    a.suite, a.target, a.mirror,
+    a.suite, a.target, a.mirror, ...(resolved ? [resolved.script] : []),
   ];
+}
+
+/** The environment that carries the lists to the script. */
+export function debootstrapEnv(resolved?: ResolvedRun): Record<string, string> {
+  return {
+    LC_ALL: 'C',
+    ...(resolved ? { [REQUIRED_VAR]: resolved.selection.required.join(' '), [BASE_VAR]: resolved.selection.base.join(' ') } : {}),
+  };
 }

@@ -2,8 +2,8 @@
 // (functions: resolve_deps, pkgdetails GETDEPS/PKGS; scripts/debian-common: work_out_debs), but in
 // one pass over the Packages index instead of debootstrap's shell loop that greps the 50 MB index
 // and starts perl twice per round. On the host that loop takes ≈ 14 s of CPU; in an emulated (TCG)
-// machine it took 25–45 minutes. The agent resolves here and runs debootstrap --no-resolve-deps
-// with the result, so debootstrap only downloads, unpacks and configures.
+// machine it took 25–45 minutes. The agent resolves here and hands debootstrap the result
+// (debootstrap.ts), so debootstrap only downloads, unpacks and configures.
 //
 // debootstrap's rules, kept exactly so that the set is the one debootstrap would choose:
 // - required = every package with `Priority: required` (+ usr-is-merged on bookworm); base = `apt`
@@ -15,6 +15,8 @@
 
 export interface PackageEntry {
   priority?: string;
+  /** Path in the archive (`pool/main/…deb`); of the last stanza, as debootstrap picks it. */
+  filename?: string;
   /** First alternatives of Depends and Pre-Depends, qualifiers stripped (debootstrap's GETDEPS). */
   depends: string[];
 }
@@ -70,7 +72,7 @@ export class PackagesIndexParser {
     while (start < upto) {
       const nl = text.indexOf('\n', start);
       const c = text.charCodeAt(start);
-      // The fields that matter start with P or D; other lines are passed over without slicing.
+      // The fields that matter start with P, D or F; other lines are passed over without slicing.
       if (c === 0x50 /* P */) {
         if (text.startsWith('Package:', start)) {
           const name = text.slice(start + 8, nl).trim();
@@ -86,6 +88,8 @@ export class PackagesIndexParser {
         }
       } else if (c === 0x44 /* D */ && this.#entry && text.startsWith('Depends:', start)) {
         this.#entry.depends.push(...firstAlternatives(text.slice(start + 8, nl)));
+      } else if (c === 0x46 /* F */ && this.#entry && text.startsWith('Filename:', start)) {
+        this.#entry.filename = text.slice(start + 9, nl).trim();
       } else if (nl === start || (nl === start + 1 && c === 0x0d)) {
         this.#entry = undefined; // a blank line ends the stanza
       }
@@ -119,18 +123,16 @@ export function closure(index: PackageIndex, roots: Iterable<string>, excludeDep
 const PRE_BOOKWORM = new Set(['etch', 'lenny', 'squeeze', 'wheezy', 'jessie', 'stretch', 'buster', 'bullseye']);
 
 export interface DebootstrapSelection {
-  /** What debootstrap takes as `required` by itself when it does not resolve (Priority: required …). */
-  requiredRoots: string[];
-  /** The required packages and all they need. */
+  /** The required packages and all they need: debootstrap unpacks these by hand first. */
   required: string[];
-  /** The base packages (apt + include) and all they need, minus `required`. */
+  /** The base packages (apt + include) and all they need, minus `required`: installed with dpkg. */
   base: string[];
-  /** For `--no-resolve-deps --include=`: everything resolved that debootstrap would not take by itself. */
-  include: string[];
+  /** The archive paths of all of them (for fetching ahead of debootstrap). */
+  files: string[];
 }
 
 /**
- * The set `debootstrap --variant=minbase --include=<include> <suite>` installs (Debian suites).
+ * The sets `debootstrap --variant=minbase --include=<include> <suite>` installs (Debian suites).
  * Throws naming the packages when an --include name is no package of the index (debootstrap fails too).
  */
 export function selectDebootstrap(index: PackageIndex, suite: string, include: string[]): DebootstrapSelection {
@@ -140,10 +142,7 @@ export function selectDebootstrap(index: PackageIndex, suite: string, include: s
   if (suite === 'bookworm') requiredRoots.push('usr-is-merged');
   const exclude = new Set(PRE_BOOKWORM.has(suite) ? [] : ['usrmerge']);
   const required = closure(index, requiredRoots, exclude);
-  const baseRoots = ['apt', ...include];
-  const base = [...closure(index, baseRoots, exclude)].filter((p) => !required.has(p));
-  const takenAnyway = new Set([...requiredRoots, 'apt']);
-  const include2 = [...required, ...base].filter((p) => !takenAnyway.has(p));
-  const sort = (a: Iterable<string>): string[] => [...new Set(a)].sort();
-  return { requiredRoots: sort(requiredRoots), required: sort(required), base: sort(base), include: sort(include2) };
+  const base = [...closure(index, ['apt', ...include], exclude)].filter((p) => !required.has(p));
+  const files = [...required, ...base].flatMap((p) => index.get(p)?.filename ?? []);
+  return { required: [...required].sort(), base: base.sort(), files: files.sort() };
 }

@@ -95,7 +95,9 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
       // Debian: the package set is resolved by the agent (debootstrap's rules, resolve.ts); Ubuntu's
       // debootstrap scripts choose differently, so debootstrap resolves those itself.
       { kind: 'debootstrap', suite, arch: profile.os.arch, variant: 'minbase', components: profile.os.name === 'debian' ? ['main'] : [], include,
-        mirror: installMirror, target: t, ...(spec.cacheDir ? { cacheDir: spec.cacheDir } : {}), resolve: profile.os.name === 'debian' },
+        mirror: installMirror, target: t, ...(spec.cacheDir ? { cacheDir: spec.cacheDir } : {}), resolve: profile.os.name === 'debian',
+        // Through the agent's proxy only: fetched ahead from the seed's mirror itself, every file would cross twice.
+        prefetch: !profile.mirror && spec.installMirror !== undefined },
       { kind: 'write', path: done, content: `${include.join(' ')}\n` },
     ],
   };

@@ -56,7 +56,9 @@ export type Action =
    * debootstrap with --no-resolve-deps — debootstrap's resolution loop takes minutes of CPU on a slow
    * or emulated machine; debootstrap resolves itself when that index cannot be had.
    */
-  | { kind: 'debootstrap'; suite: string; arch: string; variant: 'minbase'; components: string[]; include: string[]; mirror: string; target: string; cacheDir?: string; resolve: boolean }
+  | { kind: 'debootstrap'; suite: string; arch: string; variant: 'minbase'; components: string[]; include: string[]; mirror: string; target: string; cacheDir?: string; resolve: boolean;
+    /** Fetch the resolved package files ahead, several at once (the mirror is the agent's apt proxy, which keeps them). */
+    prefetch?: boolean }
   /** Write a file (path on the host; under the target for the new system). */
   | { kind: 'write'; path: string; content: string; mode?: number }
   /**

@@ -151,6 +151,7 @@ describe('install spec: the installed system\'s mirror vs. what installs', () =>
     const boot = os.find((a) => a.kind === 'debootstrap')!;
     assert.ok(boot.kind === 'debootstrap');
     assert.equal(boot.mirror, 'http://127.0.0.1:4567/mirror/debian');
+    assert.equal(boot.prefetch, true, 'through the proxy, the resolved packages are fetched ahead');
     const conf = steps.find((s) => s.id === 'configure')!.actions(f);
     const sources = conf.find((a) => a.kind === 'write' && a.path === '/target/etc/apt/sources.list');
     assert.ok(sources?.kind === 'write');
@@ -166,6 +167,7 @@ describe('install spec: the installed system\'s mirror vs. what installs', () =>
     const boot = steps.find((s) => s.id === 'os')!.actions(f).find((a) => a.kind === 'debootstrap')!;
     assert.ok(boot.kind === 'debootstrap');
     assert.equal(boot.mirror, 'http://mirror.example/debian');
+    assert.equal(boot.prefetch, false);
     const apt = steps.find((s) => s.id === 'configure')!.actions(f).flatMap((a) => (a.kind === 'run' && a.argv[0] === 'apt-get' ? [a.argv.join(' ')] : []));
     assert.deepEqual(apt, ['apt-get update', 'apt-get install -y --no-install-recommends htop']);
   });

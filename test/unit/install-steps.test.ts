@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
-import { debootstrapArgv } from '../../installers/debian/debootstrap.ts';
+import { debootstrapArgv, debootstrapEnv, debootstrapScript } from '../../installers/debian/debootstrap.ts';
 import { basePackages, bootTargets, codename } from '../../installers/debian/steps.ts';
 import { diskRefusal, parseDiskProbe, tableMatches } from '../../installers/plan/probes.ts';
 import { RELEASE_HOLDERS, buildSteps, mbrScript } from '../../installers/plan/steps.ts';
@@ -163,12 +163,17 @@ describe('install plan: Debian', () => {
     assert.deepEqual(clean, { kind: 'clean', dir: '/target', keep: ['/target/boot/efi'] });
     assert.ok(boot?.kind === 'debootstrap' && mark?.kind === 'write');
     assert.equal(boot.resolve, true, 'Debian: the agent resolves the package set');
+    assert.equal(boot.prefetch, false, 'from the seed\'s mirror itself: nothing is fetched ahead (it would cross twice)');
     assert.deepEqual(debootstrapArgv(boot), ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64',
       '--include=dosfstools,grub-efi-amd64-bin,grub-pc-bin,grub2-common,ifupdown,initramfs-tools,isc-dhcp-client,linux-image-amd64,openssh-server,sudo,systemd-sysv,udev',
       '--components=main', '--cache-dir=/var/cache/lpmos/apt', 'bookworm', '/target', 'http://10.0.0.1:8080/debian']);
-    // With a resolved set: debootstrap does not resolve, and installs the whole set.
-    assert.deepEqual(debootstrapArgv(boot, ['a', 'b']), ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64', '--no-resolve-deps',
-      '--include=a,b', '--components=main', '--cache-dir=/var/cache/lpmos/apt', 'bookworm', '/target', 'http://10.0.0.1:8080/debian']);
+    // With a resolved set: debootstrap does not resolve; our suite script hands it the lists.
+    const resolved = { script: '/tmp/s', selection: { required: ['libc6', 'tar'], base: ['apt', 'sudo'], files: [] } };
+    assert.deepEqual(debootstrapArgv(boot, resolved), ['debootstrap', '--debian-installer', '--variant=minbase', '--arch=amd64', '--no-resolve-deps',
+      '--components=main', '--cache-dir=/var/cache/lpmos/apt', 'bookworm', '/target', 'http://10.0.0.1:8080/debian', '/tmp/s']);
+    assert.deepEqual(debootstrapEnv(resolved), { LC_ALL: 'C', LPMOS_DEBOOTSTRAP_REQUIRED: 'libc6 tar', LPMOS_DEBOOTSTRAP_BASE: 'apt sudo' });
+    assert.match(debootstrapScript('bookworm'), /^\. "\$DEBOOTSTRAP_DIR\/scripts\/bookworm"\nwork_out_debs \(\) \{\n\trequired="\$LPMOS_DEBOOTSTRAP_REQUIRED"\n\tbase="\$LPMOS_DEBOOTSTRAP_BASE"\n\}$/m);
+    assert.throws(() => debootstrapScript('x; rm -rf /'), /not a suite name/);
     assert.equal(mark.path, '/target/var/lib/lpmos/os.done');
   });
   it('packages follow the layout: mdadm, lvm2, xfsprogs; shim and efibootmgr only on UEFI machines', () => {

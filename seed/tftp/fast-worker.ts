@@ -46,6 +46,8 @@ interface T {
   spare: Chunk[];
   /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
   queue: { next: number; to: number } | null;
+  /** The object `queue` points to while blocks are queued. */
+  window: { next: number; to: number };
   followCpu: boolean;
   /** Datagrams received (the CPU is followed on some of them). */
   received: number;
@@ -203,7 +205,10 @@ function apply(t: T, step: Step): void {
       libc.send(t.sock, t.oack!, t.oack!.length, MSG_DONTWAIT | MSG_NOSIGNAL);
       return;
     case 'data':
-      t.queue = { next: step.from, to: step.to }; // replaces an unfinished older window
+      // replaces an unfinished older window; the one window object is reused (no garbage per block)
+      t.window.next = step.from;
+      t.window.to = step.to;
+      t.queue = t.window;
       flush(t);
       return;
     case 'done':
@@ -253,14 +258,18 @@ function received(t: T, n: number, now: number): void {
  * for the ACK (SO_RCVTIMEO bounds it, so timers and the thread's messages still get their turn).
  */
 function solo(t: T): void {
-  guard(t, () => prefetch(t));
-  if (t.ended) return;
-  const n = libc.recv(t.sock, rbuf, rbuf.length, 0);
-  const now = performance.now();
-  guard(t, () => {
+  // try/catch inline rather than guard(): no closures allocated per block (this runs once per block).
+  try {
+    prefetch(t);
+    if (t.ended) return;
+    const n = libc.recv(t.sock, rbuf, rbuf.length, 0);
+    const now = performance.now();
     received(t, n, now);
     if (!t.ended) timers(t, now);
-  });
+  } catch (e) {
+    fail(t, 'read-error', TftpErrorCode.NotDefined, 'read error');
+    void e;
+  }
 }
 
 function timers(t: T, now: number): void {
@@ -352,6 +361,7 @@ function start(m: FastStart): void {
     chunks: new Map(),
     spare: [],
     queue: null,
+    window: { next: 0, to: 0 },
     followCpu: m.followCpu,
     received: 0,
     retransmits: 0,

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -13,7 +14,7 @@ import { debootstrapArgv, debootstrapEnv, debootstrapScript, type DebootstrapAct
 import { fetchPackagesIndex } from './debian/index-fetch.ts';
 import { prefetchPackages } from './debian/prefetch.ts';
 import { DebootstrapProgressParser } from './debian/progress.ts';
-import { selectDebootstrap } from './debian/resolve.ts';
+import { selectDebootstrap, type PackageIndex } from './debian/resolve.ts';
 import { execCommand, mustRun } from './exec.ts';
 import type { Layout } from './plan/layout.ts';
 import { parseMounts } from './plan/probes.ts';
@@ -133,7 +134,7 @@ export class LocalExecutor {
     const t0 = performance.now();
     progress({ percent: 0, message: `resolving packages from ${a.mirror}` });
     try {
-      const index = await fetchPackagesIndex({ mirror: a.mirror, suite: a.suite, components: a.components, arch: a.arch }, signal);
+      const index = await this.#fetchIndex(a, signal);
       const selection = selectDebootstrap(index, a.suite, a.include);
       // Beside the target, not in it: debootstrap copies its script into the target itself.
       const script = join(tmpdir(), `lpmos-debootstrap-${a.suite}-${process.pid}`);
@@ -147,6 +148,24 @@ export class LocalExecutor {
       signal.throwIfAborted();
       this.#log.warn({ err: formatError(e) }, 'cannot resolve the package set here: debootstrap resolves it');
       return undefined;
+    }
+  }
+
+  /**
+   * The index, tried three times: a 9 MB download through the proxy and the swarm can be cut off
+   * half-way on a starved machine (seen: "terminated" under TCG), and one more try costs seconds
+   * where debootstrap's own resolution costs tens of minutes.
+   */
+  async #fetchIndex(a: DebootstrapAction, signal: AbortSignal): Promise<PackageIndex> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fetchPackagesIndex({ mirror: a.mirror, suite: a.suite, components: a.components, arch: a.arch }, signal);
+      } catch (e) {
+        signal.throwIfAborted();
+        if (attempt >= 3) throw e;
+        this.#log.warn({ attempt, err: formatError(e) }, 'Packages index not fetched: trying again');
+        await sleep(2000 * attempt, undefined, { signal });
+      }
     }
   }
 

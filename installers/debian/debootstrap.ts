@@ -18,6 +18,24 @@ export interface ResolvedRun {
 }
 
 export const REQUIRED_VAR = 'LPMOS_DEBOOTSTRAP_REQUIRED';
+const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
+const DIVERTED = '/usr/sbin/update-initramfs.lpmos';
+
+/**
+ * The configure step's initramfs (in the chroot): after a diverted install, the diversion goes and
+ * one initramfs is built for every kernel; otherwise (debootstrap resolved itself, or a re-run
+ * after that) the existing ones are rebuilt when $1 is `yes` (arrays, volume groups, link files).
+ * Safe to run again after a crash at any point.
+ */
+export const INITRAMFS_SCRIPT = [
+  `if [ -e ${DIVERTED} ]; then`,
+  `  rm -f ${UPDATE_INITRAMFS}`,
+  `  dpkg-divert --quiet --local --rename --remove ${UPDATE_INITRAMFS}`,
+  '  update-initramfs -c -k all',
+  'elif [ "$1" = yes ]; then',
+  '  update-initramfs -u -k all',
+  'fi',
+].join('\n');
 export const BASE_VAR = 'LPMOS_DEBOOTSTRAP_BASE';
 
 /** The suite script: debootstrap's own, then our work_out_debs. */
@@ -30,6 +48,18 @@ export function debootstrapScript(suite: string): string {
     'work_out_debs () {',
     `\trequired="$${REQUIRED_VAR}"`,
     `\tbase="$${BASE_VAR}"`,
+    '}',
+    '# debootstrap calls this once the required packages are unpacked, before any is configured. As',
+    '# debootstrap\'s own, and then: no initramfs while packages are configured (the kernel\'s postinst and',
+    '# every initramfs trigger would each build one; ≈ 16 min apiece in an emulated machine). The',
+    '# configure step takes the diversion away and builds the one that boots (see INITRAMFS_SCRIPT).',
+    'setup_dselect_method () {',
+    '\tmkdir -p "$TARGET/var/lib/dpkg"',
+    '\techo "apt apt" > "$TARGET/var/lib/dpkg/cmethopt"',
+    '\tchmod 644 "$TARGET/var/lib/dpkg/cmethopt"',
+    `\tin_target dpkg-divert --quiet --local --rename --divert ${DIVERTED} --add ${UPDATE_INITRAMFS}`,
+    `\tprintf '#!/bin/sh\\n# LPMOS: diverted while the system is installed\\nexit 0\\n' > "$TARGET${UPDATE_INITRAMFS}"`,
+    `\tchmod 755 "$TARGET${UPDATE_INITRAMFS}"`,
     '}',
     '',
   ].join('\n');

@@ -4,6 +4,7 @@ import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { Profile } from '../../core/model/profile.ts';
 import type { Layout } from '../plan/layout.ts';
 import { mountOrder, targetPath } from '../plan/mounts.ts';
+import { INITRAMFS_SCRIPT } from './debootstrap.ts';
 import type { Action, InstallSpec, Step } from '../plan/types.ts';
 import { FIRSTBOOT_SCRIPT, nicNames, renderFirstbootScript, renderFirstbootUnit, renderFstab, renderGrubDefaults, renderHostname, renderHosts, renderInterfaces, renderLinkFile, renderNetplan, renderSources, renderSudoers } from './render.ts';
 
@@ -150,8 +151,10 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
         a.push({ kind: 'write', path: `${t}${file}`, content: s.script, mode: 0o700 });
         a.push(s.chroot ? run([s.interpreter, file], { env: { LPMOS_MACHINE: spec.machine } }) : run([s.interpreter, `${t}${file}`], { host: true, env: { TARGET: t, LPMOS_MACHINE: spec.machine } }));
       });
-      // Arrays, volume groups and link files must be known to the initramfs that mounts the root.
-      if (layout.raid.length || layout.vgs.length || nics.some((n) => n.mac)) a.push(run(['update-initramfs', '-u', '-k', 'all']));
+      // The initramfs, built once here (debootstrap's was diverted, debootstrap.ts); arrays, volume
+      // groups and link files must be known to the initramfs that mounts the root.
+      const rebuild = layout.raid.length > 0 || layout.vgs.length > 0 || nics.some((n) => n.mac);
+      a.push(run(['sh', '-c', INITRAMFS_SCRIPT, 'lpmos-initramfs', rebuild ? 'yes' : 'no']));
       return a;
     },
   };

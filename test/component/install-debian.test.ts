@@ -23,6 +23,7 @@ import { profileSchema, type Profile } from '../../core/model/profile.ts';
 import type { Store } from '../../core/store/store.ts';
 import { StoreCheckpoint } from '../../installers/checkpoint.ts';
 import { LocalExecutor } from '../../installers/executor.ts';
+import { debootstrapScript } from '../../installers/debian/debootstrap.ts';
 import { install, planInstall, type InstallPlan } from '../../installers/install.ts';
 import { tableMatches } from '../../installers/plan/probes.ts';
 import type { Action, InstallSpec, Step } from '../../installers/plan/types.ts';
@@ -148,7 +149,7 @@ const rootCache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 
 /** The debootstrap command of a plan, without where it writes: the identity of its result. */
 function osKey(plan: InstallPlan): string {
   const os = plan.steps.find((x) => x.id === 'os')!.actions({ uuids: {}, efivars: false });
-  const argv = os.flatMap((a) => (a.kind === 'debootstrap' ? [a.suite, a.arch, a.variant, a.components.join(','), a.include.join(','), a.resolve ? 'resolved-by-lpmos' : 'resolved-by-debootstrap'] : []));
+  const argv = os.flatMap((a) => (a.kind === 'debootstrap' ? [a.suite, a.arch, a.variant, a.components.join(','), a.include.join(','), a.resolve ? debootstrapScript(a.suite) : 'resolved-by-debootstrap'] : []));
   const version = sh('dpkg-query', ['-W', '-f=${Version}', 'debootstrap']);
   return createHash('sha256').update(JSON.stringify([argv, version])).digest('hex').slice(0, 16);
 }

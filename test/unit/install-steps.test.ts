@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
-import { debootstrapArgv, debootstrapEnv, debootstrapScript } from '../../installers/debian/debootstrap.ts';
+import { debootstrapArgv, debootstrapEnv, debootstrapScript, INITRAMFS_SCRIPT } from '../../installers/debian/debootstrap.ts';
 import { basePackages, bootTargets, codename } from '../../installers/debian/steps.ts';
 import { diskRefusal, parseDiskProbe, tableMatches } from '../../installers/plan/probes.ts';
 import { RELEASE_HOLDERS, buildSteps, mbrScript } from '../../installers/plan/steps.ts';
@@ -174,6 +174,9 @@ describe('install plan: Debian', () => {
     assert.deepEqual(debootstrapEnv(resolved), { LC_ALL: 'C', LPMOS_DEBOOTSTRAP_REQUIRED: 'libc6 tar', LPMOS_DEBOOTSTRAP_BASE: 'apt sudo' });
     assert.match(debootstrapScript('bookworm'), /^\. "\$DEBOOTSTRAP_DIR\/scripts\/bookworm"\nwork_out_debs \(\) \{\n\trequired="\$LPMOS_DEBOOTSTRAP_REQUIRED"\n\tbase="\$LPMOS_DEBOOTSTRAP_BASE"\n\}$/m);
     assert.throws(() => debootstrapScript('x; rm -rf /'), /not a suite name/);
+    // Before anything is configured, update-initramfs is diverted to a no-op (the configure step builds the one initramfs).
+    assert.match(debootstrapScript('bookworm'), /^setup_dselect_method \(\) \{\n(.*\n){3}\tin_target dpkg-divert --quiet --local --rename --divert \/usr\/sbin\/update-initramfs\.lpmos --add \/usr\/sbin\/update-initramfs\n/m);
+    assert.match(INITRAMFS_SCRIPT, /dpkg-divert --quiet --local --rename --remove \/usr\/sbin\/update-initramfs\n {2}update-initramfs -c -k all/);
     assert.equal(mark.path, '/target/var/lib/lpmos/os.done');
   });
   it('packages follow the layout: mdadm, lvm2, xfsprogs; shim and efibootmgr only on UEFI machines', () => {
@@ -201,7 +204,8 @@ describe('install plan: Debian', () => {
     assert.ok(runs.some((a) => a.argv.join(' ') === 'systemctl enable lpmos-firstboot.service'));
     assert.ok(runs.some((a) => a.argv.join(' ') === '/bin/sh /var/lib/lpmos/post-install-0' && !a.host));
     assert.ok(runs.some((a) => a.argv.join(' ') === '/bin/sh /target/var/lib/lpmos/post-install-1' && a.host && a.env?.TARGET === '/target'));
-    assert.ok(!runs.some((a) => a.argv[0] === 'update-initramfs'), 'plain partitions need no new initramfs');
+    // The initramfs comes last: built once after a diverted install; otherwise not rebuilt for plain partitions.
+    assert.deepEqual(runs.at(-1)?.argv, ['sh', '-c', INITRAMFS_SCRIPT, 'lpmos-initramfs', 'no']);
     assert.throws(() => c.actions({ uuids: {}, efivars: false }), /no UUID known for \/dev\/vda2 \(vfat\)/);
   });
   it('RAID: mdadm.conf and a new initramfs; GRUB for BIOS on every disk of the RAID 1, EFI twice (named + removable)', () => {
@@ -211,7 +215,7 @@ describe('install plan: Debian', () => {
     const uuids = Object.fromEntries(rl.filesystems.map((x, i) => [x.device, `uuid-${i}`]));
     const conf = argvs(step(rs, 'configure'), { uuids, efivars: true }).map((a) => a.join(' '));
     assert.ok(conf.some((a) => a.includes('mdadm --detail --scan')));
-    assert.equal(conf.at(-1), 'update-initramfs -u -k all');
+    assert.equal(conf.at(-1), `sh -c ${INITRAMFS_SCRIPT} lpmos-initramfs yes`, 'arrays and volume groups: rebuilt even when debootstrap built one');
     assert.deepEqual(bootTargets(rl, spec({ firmware: 'uefi' })), { bios: ['/dev/vda', '/dev/vdb'], efi: true });
     const withVars = argvs(step(rs, 'bootloader'), { uuids, efivars: true });
     assert.deepEqual(withVars, [

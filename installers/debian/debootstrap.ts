@@ -22,19 +22,20 @@ const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
 const DIVERTED = '/usr/sbin/update-initramfs.lpmos';
 
 /**
- * The configure step's initramfs (in the chroot): after a diverted install, the diversion goes and
- * one initramfs is built for every kernel; otherwise (debootstrap resolved itself, or a re-run
- * after that) the existing ones are rebuilt when $1 is `yes` (arrays, volume groups, link files).
- * Safe to run again after a crash at any point.
+ * The configure step's initramfs (in the chroot): the diversion goes (after a diverted install); a
+ * kernel without an initramfs gets one; existing ones are rebuilt when $1 is `yes` (arrays, volume
+ * groups, link files). Safe to run again after a crash at any point: a build cut off half-way leaves
+ * no initrd.img (update-initramfs writes .new and renames), so the next run builds it.
  */
 export const INITRAMFS_SCRIPT = [
   `if [ -e ${DIVERTED} ]; then`,
   `  rm -f ${UPDATE_INITRAMFS}`,
   `  dpkg-divert --quiet --local --rename --remove ${UPDATE_INITRAMFS}`,
-  '  update-initramfs -c -k all',
-  'elif [ "$1" = yes ]; then',
-  '  update-initramfs -u -k all',
   'fi',
+  'for v in $(linux-version list); do',
+  '  if [ ! -e "/boot/initrd.img-$v" ]; then update-initramfs -c -k "$v"',
+  '  elif [ "$1" = yes ]; then update-initramfs -u -k "$v"; fi',
+  'done',
 ].join('\n');
 export const BASE_VAR = 'LPMOS_DEBOOTSTRAP_BASE';
 

@@ -1,7 +1,8 @@
 // Pure: the debootstrap command of a `debootstrap` action, with or without a package set worked out
 // beforehand (resolve.ts). With one, debootstrap runs --no-resolve-deps with a suite script of ours
-// that is debootstrap's own script for the suite with one function replaced: work_out_debs, which
-// then hands debootstrap the resolved `required` and `base` lists (from the environment). The split
+// that is debootstrap's own script for the suite with two functions replaced: work_out_debs, which
+// then hands debootstrap the resolved `required` and `base` lists (from the environment), and
+// setup_dselect_method, which also diverts update-initramfs until the configure step. The split
 // matters: debootstrap unpacks `required` by hand before anything runs in the target, so libc6 and
 // the other libraries the required tools need must be in it — an --include list would land in
 // `base`, and `chroot /bin/true` would fail for want of the dynamic loader.
@@ -18,6 +19,7 @@ export interface ResolvedRun {
 }
 
 export const REQUIRED_VAR = 'LPMOS_DEBOOTSTRAP_REQUIRED';
+export const BASE_VAR = 'LPMOS_DEBOOTSTRAP_BASE';
 const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
 const DIVERTED = '/usr/sbin/update-initramfs.lpmos';
 
@@ -37,9 +39,8 @@ export const INITRAMFS_SCRIPT = [
   '  elif [ "$1" = yes ]; then update-initramfs -u -k "$v"; fi',
   'done',
 ].join('\n');
-export const BASE_VAR = 'LPMOS_DEBOOTSTRAP_BASE';
 
-/** The suite script: debootstrap's own, then our work_out_debs. */
+/** The suite script: debootstrap's own, then our work_out_debs and setup_dselect_method. */
 export function debootstrapScript(suite: string): string {
   if (!/^[a-z][a-z0-9-]*$/.test(suite)) throw new Error(`not a suite name: ${JSON.stringify(suite)}`);
   return [

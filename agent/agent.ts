@@ -55,8 +55,11 @@ export async function runAgent(deps: AgentDeps, identity: AgentIdentity, signal:
   try {
     const onSpec = deps.onMachine ? await deps.onMachine(id, inventory) : deps.onSpec;
     const key = deps.keys.spec(id);
+    // The store's revision BEFORE the read: a spec put between the two calls is then either read or
+    // watched (reading the revision after the get would skip a put that lands in between).
+    const before = await deps.store.revision({ signal });
     const first = await deps.store.get(key, { signal });
-    const fromRevision = first ? first.modRevision + 1 : (await deps.store.revision({ signal })) + 1;
+    const fromRevision = first ? first.modRevision + 1 : before + 1;
     await onSpec?.(first ? specSchema.parse(JSON.parse(first.value)) : undefined);
     for await (const ev of deps.store.watch(key, { signal, fromRevision })) {
       if (ev.key !== key) continue; // the prefix also matches e.g. machines/<id>/spec-old

@@ -13,6 +13,8 @@
 //   bookworm on) are dropped, and so are names that are no real package (virtual ones);
 // - the closure of required, then the closure of base minus what required already brings.
 
+import { ErrorCode, LpmosError } from '../../core/errors.ts';
+
 export interface PackageEntry {
   priority?: string;
   /** Path in the archive (`pool/main/…deb`); of the last stanza, as debootstrap picks it. */
@@ -137,7 +139,7 @@ export interface DebootstrapSelection {
  */
 export function selectDebootstrap(index: PackageIndex, suite: string, include: string[]): DebootstrapSelection {
   const missing = include.filter((p) => !index.has(p));
-  if (missing.length) throw new Error(`not in the Packages index of ${suite}: ${missing.join(', ')}`);
+  if (missing.length) throw new LpmosError(ErrorCode.NotFound, `not in the Packages index of ${suite}: ${missing.join(', ')}`);
   const requiredRoots = [...index].filter(([, e]) => e.priority === 'required').map(([name]) => name);
   if (suite === 'bookworm') requiredRoots.push('usr-is-merged');
   const exclude = new Set(PRE_BOOKWORM.has(suite) ? [] : ['usrmerge']);

@@ -23,6 +23,8 @@ export interface InstallContext {
    * system's sources name the seed's mirror either way.
    */
   aptProxy?: { url: string; proxyUrl: string };
+  /** The agent can fetch roots the seed builds (agent/root-images.ts). */
+  rootImages?: boolean;
 }
 
 /** `http://seed:8080` + profile → the seed's apt mirror for that distribution (`/mirror/debian`). */
@@ -46,6 +48,7 @@ export function buildInstallSpec(ctx: InstallContext, inventory: Inventory, spec
     mirror: seedMirror(ctx.seedUrl, profile),
     ...(ctx.aptProxy ? { installMirror: seedMirror(ctx.aptProxy.url, profile), aptProxy: ctx.aptProxy.proxyUrl } : {}),
     target: ctx.target,
+    ...(ctx.rootImages ? { rootImages: true } : {}),
     hostname: hostnameFor(ctx.machine, spec, profile),
     ...(cmdline ? { kernelCmdline: cmdline } : {}),
     ...(ctx.bootMac || nic ? { bootNic: { ...(nic ? { name: nic.name } : {}), ...(ctx.bootMac ? { mac: ctx.bootMac } : {}) } } : {}),

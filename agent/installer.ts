@@ -12,6 +12,7 @@ import { getProfile } from '../core/registry/profiles.ts';
 import type { Store } from '../core/store/store.ts';
 import { install, planInstall, type InstallOptions } from '../installers/install.ts';
 import type { RunResult } from '../installers/runner.ts';
+import type { RootImageSource } from '../installers/debian/root-image.ts';
 import type { ProgressInput } from '../swarm/progress/publisher.ts';
 import { buildInstallSpec, clip, toProgress, type InstallContext } from './install-spec.ts';
 
@@ -33,6 +34,8 @@ export interface SpecFollowerDeps {
   reboot: () => Promise<void>;
   /** Set when this process must not write disks (not the ramdisk's agent): installs fail with it. */
   refuseInstall?: string;
+  /** Roots built by the seed (context.rootImages says the plan may use them). */
+  images?: RootImageSource;
   /** Default: installers/install.ts install (tests may count or slow it). */
   runInstall?: (opts: InstallOptions) => Promise<RunResult>;
 }
@@ -115,7 +118,7 @@ export class SpecFollower {
       log.info({ steps: plan.steps.length, disks }, 'install plan ready');
       const runInstall = d.runInstall ?? install;
       const result = await runInstall({
-        store: d.store, keys: d.keys, plan, spec: installSpec, signal, log,
+        store: d.store, keys: d.keys, plan, spec: installSpec, signal, log, ...(d.images ? { images: d.images } : {}),
         onProgress: (e) => {
           step = toProgress(e).step;
           d.progress.report(toProgress(e));

@@ -19,6 +19,7 @@ import { MetricsWriter } from './metrics-writer.ts';
 import { runAgent } from './agent.ts';
 import { SpecFollower, type ProgressSink } from './installer.ts';
 import { endLeftoverGroups } from './leftovers.ts';
+import { SeedRootImages } from './root-images.ts';
 
 /**
  * The seed's etcd may not answer at once (a seed restarting, a slow link, a machine still busy with its
@@ -120,12 +121,14 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
           } else {
             progress = noSwarm(logger);
           }
+          const images = new SeedRootImages({ seedUrl: settings.seed, ...(swarm?.blobs ? { exchange: swarm.blobs } : {}), logger: logger.child({ component: 'rootfs' }) });
           follower = new SpecFollower({
-            store, keys, logger, inventory, progress, reboot: runtime.reboot,
+            store, keys, logger, inventory, progress, reboot: runtime.reboot, images,
             ...(runtime.refuseInstall ? { refuseInstall: runtime.refuseInstall } : {}),
             context: {
               machine, seedUrl: settings.seed, target: runtime.target, ...(settings.bootMac ? { bootMac: settings.bootMac } : {}),
               ...(proxy ? { aptProxy: { url: proxy.url, proxyUrl: proxy.proxyUrl } } : {}),
+              rootImages: true,
             },
           });
           const f = follower;

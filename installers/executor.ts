@@ -15,6 +15,8 @@ import { fetchPackagesIndex } from './debian/index-fetch.ts';
 import { prefetchPackages } from './debian/prefetch.ts';
 import { DebootstrapProgressParser } from './debian/progress.ts';
 import { selectDebootstrap, type PackageIndex } from './debian/resolve.ts';
+import type { RootImageSource } from './debian/root-image.ts';
+import { unpackRootImage } from './debian/root-unpack.ts';
 import { execCommand, mustRun } from './exec.ts';
 import type { Layout } from './plan/layout.ts';
 import { parseMounts } from './plan/probes.ts';
@@ -31,7 +33,7 @@ async function runDebootstrap(argv: string[], env: Record<string, string>, signa
 
 export interface StepProgress { percent?: number; bytes?: number; message?: string }
 
-export interface ExecutorOptions { target: string; log?: Logger }
+export interface ExecutorOptions { target: string; log?: Logger; images?: RootImageSource }
 
 async function mountsUnder(dir: string): Promise<string[]> {
   const all = parseMounts(await readFile('/proc/mounts', 'utf8'));
@@ -41,10 +43,12 @@ async function mountsUnder(dir: string): Promise<string[]> {
 export class LocalExecutor {
   readonly #target: string;
   readonly #log: Logger;
+  readonly #images: RootImageSource | undefined;
 
   constructor(opts: ExecutorOptions) {
     this.#target = opts.target;
     this.#log = opts.log ?? silentLogger();
+    this.#images = opts.images;
   }
 
   async check(c: Check, signal: AbortSignal): Promise<boolean> {
@@ -107,6 +111,16 @@ export class LocalExecutor {
         } finally {
           if (resolved) await rm(resolved.script, { force: true });
         }
+      }
+      case 'rootfs': {
+        if (!this.#images) throw new LpmosError(ErrorCode.Internal, 'the plan unpacks a root built by the seed, but this installer has no way to fetch one');
+        const image = await this.#images.open(a.spec, signal, progress);
+        try {
+          await unpackRootImage(image, a.target, signal, progress, this.#log);
+        } finally {
+          image.close();
+        }
+        return;
       }
       case 'write':
         await mkdir(dirname(a.path), { recursive: true });

@@ -7,6 +7,7 @@ import type { Disk } from '../core/model/inventory.ts';
 import type { Profile } from '../core/model/profile.ts';
 import type { Store } from '../core/store/store.ts';
 import { StoreCheckpoint, type Checkpoint } from './checkpoint.ts';
+import type { RootImageSource } from './debian/root-image.ts';
 import { LocalExecutor } from './executor.ts';
 import { selectDisks } from './plan/disks.ts';
 import { resolveLayout, type Layout } from './plan/layout.ts';
@@ -36,10 +37,12 @@ export interface InstallOptions {
   log?: Logger;
   /** Default: the Store at machines/<spec.machine>/plan. */
   checkpoint?: Checkpoint;
+  /** Roots built by the seed (needed when the plan unpacks one: spec.rootImages). */
+  images?: RootImageSource;
 }
 
 export async function install(opts: InstallOptions): Promise<RunResult> {
-  const executor = new LocalExecutor({ target: opts.spec.target, ...(opts.log ? { log: opts.log } : {}) });
+  const executor = new LocalExecutor({ target: opts.spec.target, ...(opts.log ? { log: opts.log } : {}), ...(opts.images ? { images: opts.images } : {}) });
   return runPlan({
     steps: opts.plan.steps,
     executor,

@@ -106,7 +106,7 @@ export class InstallRun {
     log(`ramdisk and assets ready (${((Date.now() - t0) / 1000).toFixed(0)} s); starting the lab: namespace, seed with its own etcd, apt mirror via ${hosts.join(', ') || '(no http apt source on this host!)'}`);
     const lab = await ProvisioningLab.start({
       root: opts.root, tftpRoot: assetsDir, artifacts: [ramdisk.dir, assetsDir], accel: opts.accel, suffix: opts.suffix, index: opts.index,
-      uplinkHosts: hosts, mirrorDir: join(lpmosCacheDir(), 'mirror'),
+      uplinkHosts: hosts, mirrorDir: join(lpmosCacheDir(), 'mirror'), rootfsDir: join(lpmosCacheDir(), 'rootfs'),
     }, opts.signal);
     const run = new InstallRun(lab, opts);
     try {

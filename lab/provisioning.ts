@@ -94,6 +94,8 @@ export interface ProvisioningLabOptions {
   uplinkHosts?: readonly string[];
   /** The seed's apt mirror cache (`--mirror-dir`), e.g. under ~/.cache so a second run downloads nothing. */
   mirrorDir?: string;
+  /** Where the seed keeps the root images it builds (`--rootfs-dir`), e.g. under ~/.cache: built once per package set. */
+  rootfsDir?: string;
   /** More `lpmos seed` arguments (e.g. `--http-cmdline lpmos.shell=ttyS1`). */
   seedArgs?: readonly string[];
 }
@@ -181,6 +183,7 @@ export class ProvisioningLab {
       tftpRoot: this.opts.tftpRoot, httpPort: this.httpPort, artifacts: this.opts.artifacts, ...(this.opts.site ? { site: this.opts.site } : {}),
     });
     if (this.opts.mirrorDir) args.push('--mirror-dir', this.opts.mirrorDir);
+    if (this.opts.rootfsDir) args.push('--rootfs-dir', this.opts.rootfsDir);
     args.push(...(this.opts.seedArgs ?? []));
     this.#seed = spawnGroup([this.opts.node ?? process.execPath, join(this.opts.root, 'bin', 'lpmos.js'), ...args], {
       netns: this.net.ns,

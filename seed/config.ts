@@ -46,6 +46,8 @@ export const seedConfigSchema = z.object({
   mirror: z.string().min(1).default('auto'),
   /** Where the mirror keeps its cache; default <state-dir>/mirror (a lab or CI keeps it across runs). */
   mirrorDir: z.string().min(1).optional(),
+  /** Where root images built from the mirror are kept (seed/rootfs/builds.ts); default <state-dir>/rootfs. */
+  rootfsDir: z.string().min(1).optional(),
   mirrorIndexMaxAge: z.coerce.number().int().min(0).default(300),
   agentEtcd: z.string().optional(),
   /**

@@ -18,6 +18,8 @@ import type { DhcpServer } from './dhcp/server.ts';
 import type { EtcdGrpcProxy } from '../store/etcd-grpc-proxy.ts';
 import type { SeedSwarm } from '../swarm/seed-swarm.ts';
 import type { BootOffload } from './offload.ts';
+import type { RootImageBuilds } from './rootfs/builds.ts';
+import type { BlobExchange } from '../swarm/blobs/api.ts';
 
 export interface SeedDeps {
   logger: Logger;
@@ -34,6 +36,7 @@ export class Seed {
   #dhcp: DhcpServer | undefined;
   #proxy: EtcdGrpcProxy | undefined;
   #swarm: SeedSwarm | undefined;
+  #rootfs: RootImageBuilds | undefined;
   #endpoints: string[] = [];
 
   constructor(config: SeedConfig, deps: SeedDeps) {
@@ -130,7 +133,7 @@ export class Seed {
             ...(swarmBootstrap ? { swarmBootstrap } : {}),
             ...(c.agentEtcd ? { agentEtcd: c.agentEtcd } : (this.#etcd || this.#proxy) && this.#agentEtcdUrl ? { agentEtcd: [this.#agentEtcdUrl] } : {}),
           },
-          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror, offload: await this.#bootOffload() },
+          { logger: this.#log.child({ component: 'http' }), store: this.#store, keys: this.keys, site: c.site, prefix: c.prefix, etcdEndpoints: this.#endpoints, mirror, offload: await this.#bootOffload(), rootfs: await this.#rootImages(c, seedBlobs, () => this.#http) },
         );
         const blobs = this.#swarm?.blobs;
         if (blobs) {
@@ -224,6 +227,27 @@ export class Seed {
    * Per-machine pxelinux/GRUB menus over TFTP (seed/tftp/boot-menus.ts), with the same script
    * settings as the HTTP server's menus: the agent comes from that server, reached on the TFTP address.
    */
+  /**
+   * Root images built from the seed's own mirror (seed/rootfs/builds.ts); with the swarm on, each
+   * finished image becomes a blob of the seed's exchange, so machines take its pieces from each other.
+   */
+  async #rootImages(c: SeedConfig, blobs: BlobExchange | undefined, http: () => HttpServer | undefined): Promise<RootImageBuilds> {
+    const { RootImageBuilds } = await import('./rootfs/builds.ts');
+    const log = this.#log.child({ component: 'rootfs' });
+    this.#rootfs = new RootImageBuilds({
+      dir: c.rootfsDir ?? join(c.stateDir, 'rootfs'),
+      mirrorUrl: (os) => {
+        const h = http();
+        if (!h) throw new LpmosError(ErrorCode.Unavailable, 'the HTTP server is not running: no mirror to build from');
+        const host = !h.config.address || h.config.address === '0.0.0.0' || h.config.address === '::' ? '127.0.0.1' : h.config.address;
+        return `http://${host.includes(':') ? `[${host}]` : host}:${h.port}/mirror/${os}`;
+      },
+      logger: log,
+      ...(blobs ? { onBuilt: async (file: string) => { await blobs.add(file, { pin: true }); } } : {}),
+    });
+    return this.#rootfs;
+  }
+
   async #tftpMenus(http: HttpServer, tftpAddress: string): Promise<DynamicFiles> {
     const { BootMenus } = await import('./tftp/boot-menus.ts');
     const { storeBootPort } = await import('./tftp/machine-port.ts');
@@ -246,6 +270,7 @@ export class Seed {
     await this.#dhcp?.stop();
     this.#dhcp = undefined;
     await this.#http?.stop();
+    await this.#rootfs?.stop();
     this.#http = undefined;
     await this.#tftp?.stop();
     this.#tftp = undefined;

@@ -91,6 +91,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--http-cmdline <params>', 'more kernel parameters for the agent, e.g. "lpmos.shell=ttyS1" (a root shell on the second serial port)')
     .option('--mirror <upstreams>', 'package mirror served under /mirror/: auto (the host\'s apt sources, default), off (cache only: air gap), URL or name=URL,…')
     .option('--mirror-dir <dir>', 'where the mirror keeps its cache (default <state-dir>/mirror; keep it across runs, e.g. ~/.cache/lpmos/mirror)')
+    .option('--rootfs-dir <dir>', 'where root images built from the mirror are kept, one per package set (default <state-dir>/rootfs; keep it across runs)')
     .option('--mirror-index-max-age <seconds>', 'serve cached index files this long before asking the upstream again (default 300)')
     .option('--swarm <on|off>', 'the seed\'s swarm node on --address (progress gossip from agents into etcd); default on when --address is given')
     .option('--swarm-port <port>', 'TCP port of the swarm node on --address (default 4001)')

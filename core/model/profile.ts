@@ -51,6 +51,13 @@ export const profileSchema = z
     method: z.enum(['auto', 'debootstrap', 'dnf', 'kickstart', 'image']).default('auto'),
     image: z.strictObject({ url: z.url(), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), format: z.enum(['raw', 'qcow2']).default('raw') }).optional(),
     mirror: z.url().optional(),
+    /**
+     * Debian/Ubuntu: where debootstrap runs. `seed` (default): once per package set on the seed, natively,
+     * and every machine of the profile unpacks the result (shared through the swarm); `machine`: on each
+     * machine (minutes natively, an hour in an emulated one). A profile with its own `mirror` is
+     * installed from it on the machine.
+     */
+    rootBuild: z.enum(['seed', 'machine']).default('seed'),
     storage: storageSchema,
     network: z.strictObject({ hostname: z.string().optional(), domain: z.string().optional(), interfaces: z.array(interfaceSchema).default([{ match: 'boot', dhcp: true, addresses: [], dns: [] }]) }).default({ interfaces: [{ match: 'boot', dhcp: true, addresses: [], dns: [] }] }),
     rootPasswordHash: cryptHash.optional(),

@@ -5,6 +5,7 @@ import type { Profile } from '../../core/model/profile.ts';
 import type { Layout } from '../plan/layout.ts';
 import { mountOrder, targetPath } from '../plan/mounts.ts';
 import { INITRAMFS_SCRIPT } from './debootstrap.ts';
+import { normalizeRootImageSpec, type RootImageSpec } from './root-image.ts';
 import type { Action, InstallSpec, Step } from '../plan/types.ts';
 import { FIRSTBOOT_SCRIPT, nicNames, renderFirstbootScript, renderFirstbootUnit, renderFstab, renderGrubDefaults, renderHostname, renderHosts, renderInterfaces, renderLinkFile, renderNetplan, renderSources, renderSudoers } from './render.ts';
 
@@ -70,6 +71,22 @@ export function basePackages(profile: Profile, layout: Layout, spec: InstallSpec
   return [...p].sort();
 }
 
+/** Every GRUB and boot package the profile's machines may need, whatever their firmware (one image per profile). */
+const ALL_BOOT_PACKAGES = ['grub-pc-bin', 'grub-efi-amd64-bin', 'shim-signed', 'grub-efi-amd64-signed', 'efibootmgr'];
+
+/**
+ * The package set of the seed-built root for this profile: what debootstrap would get here, the
+ * boot packages of both firmwares, and the profile's own packages (natively on the seed, not by apt in
+ * the machine). Machines of one profile ask for the same set, so they share one image.
+ */
+export function rootImageSpecFor(profile: Profile, layout: Layout, spec: InstallSpec): RootImageSpec {
+  const arch = profile.os.arch;
+  const boot = arch === 'amd64' ? ALL_BOOT_PACKAGES : ['grub-efi-arm64-bin', 'shim-signed', 'grub-efi-arm64-signed', 'efibootmgr'];
+  const include = new Set([...basePackages(profile, layout, spec), ...boot, ...profile.packages]);
+  if (arch !== 'amd64') for (const p of ALL_BOOT_PACKAGES) if (!boot.includes(p)) include.delete(p);
+  return normalizeRootImageSpec({ os: profile.os.name === 'ubuntu' ? 'ubuntu' : 'debian', suite: codename(profile.os), arch, variant: 'minbase', components: profile.os.name === 'debian' ? ['main'] : [], include: [...include] });
+}
+
 const run = (argv: string[], extra: Partial<Extract<Action, { kind: 'run' }>> = {}): Action => ({ kind: 'run', argv, ...extra });
 const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C.UTF-8' };
 
@@ -86,13 +103,21 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
   const nics = nicNames(profile.network.interfaces, spec.bootNic);
   const hostname = spec.hostname;
   const hasUsers = profile.users.length > 0 || profile.sshKeys.length > 0;
+  // The seed builds from its own mirror: a profile naming another mirror is installed from that one, here.
+  const fromSeed = profile.rootBuild === 'seed' && spec.rootImages === true && !profile.mirror;
 
-  const os: Step = {
+  // A debootstrap (or an unpack) killed half-way leaves a root it cannot continue: start over from an empty one.
+  const clean: Action = { kind: 'clean', dir: t, keep: mountOrder(layout.filesystems).map((f) => targetPath(t, f.mount ?? '/')).filter((d) => d !== t) };
+  const image = fromSeed ? rootImageSpecFor(profile, layout, spec) : undefined;
+  const os: Step = image ? {
+    id: 'os', kind: 'os', title: `unpack ${profile.os.name} ${suite} built by the seed (${image.include.length} packages asked for)`,
+    check: { kind: 'file', path: done, ok: (c) => c !== undefined },
+    actions: () => [clean, { kind: 'rootfs', spec: image, target: t }, { kind: 'write', path: done, content: `${image.include.join(' ')}\n` }],
+  } : {
     id: 'os', kind: 'os', title: `debootstrap ${profile.os.name} ${suite} (${include.length} extra packages)`,
     check: { kind: 'file', path: done, ok: (c) => c !== undefined },
     actions: () => [
-      // A debootstrap killed half-way leaves a root it cannot continue: start over from an empty one.
-      { kind: 'clean', dir: t, keep: mountOrder(layout.filesystems).map((f) => targetPath(t, f.mount ?? '/')).filter((d) => d !== t) },
+      clean,
       // Debian: the package set is resolved by the agent (debootstrap's rules, resolve.ts); Ubuntu's
       // debootstrap scripts choose differently, so debootstrap resolves those itself.
       { kind: 'debootstrap', suite, arch: profile.os.arch, variant: 'minbase', components: profile.os.name === 'debian' ? ['main'] : [], include,
@@ -136,7 +161,11 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
         // The initramfs assembles the root array from these ARRAY lines (mdadm.conf(5)).
         a.push(run(['sh', '-c', 'mkdir -p /etc/mdadm && { echo "HOMEHOST <ignore>"; echo "MAILADDR root"; mdadm --detail --scan; } > /etc/mdadm/mdadm.conf']));
       }
-      if (profile.packages.length) {
+      if (fromSeed) {
+        // What the seed's image left out on purpose (root-image.ts): this machine's own identity.
+        a.push(run(['sh', '-c', 'rm -f /etc/machine-id /var/lib/dbus/machine-id && systemd-machine-id-setup >/dev/null']));
+        a.push(run(['sh', '-c', 'test ! -x /usr/bin/ssh-keygen || ssh-keygen -A']));
+      } else if (profile.packages.length) {
         a.push(run(['apt-get', ...aptOpts, 'update'], { env: APT_ENV }), run(['apt-get', ...aptOpts, 'install', '-y', '--no-install-recommends', ...profile.packages], { env: APT_ENV }));
       }
       if (spec.seedUrl) {
@@ -153,7 +182,9 @@ export function debianSteps(profile: Profile, layout: Layout, spec: InstallSpec)
       });
       // The initramfs, built once here (debootstrap's was diverted, debootstrap.ts); arrays, volume
       // groups and link files must be known to the initramfs that mounts the root.
-      const rebuild = layout.raid.length > 0 || layout.vgs.length > 0 || nics.some((n) => n.mac);
+      // A seed-built root has an initramfs for any machine (MODULES=most; mdadm and LVM hooks, which
+      // assemble and activate what they find): no rebuild, which takes 15+ minutes in an emulated machine.
+      const rebuild = !fromSeed && (layout.raid.length > 0 || layout.vgs.length > 0 || nics.some((n) => n.mac));
       a.push(run(['sh', '-c', INITRAMFS_SCRIPT, 'lpmos-initramfs', rebuild ? 'yes' : 'no']));
       return a;
     },

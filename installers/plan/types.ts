@@ -2,6 +2,7 @@
 // and a check that tells whether its effect is already there. Built by pure functions
 // (steps.ts); only the runner's executor touches disks. Keeping commands as data is what lets
 // the unit tests read exactly what would run, and lets a restarted agent skip finished steps.
+import type { RootImageSpec } from '../debian/root-image.ts';
 
 /** Where and how to install: the per-machine part of a plan, next to the profile and the layout. */
 export interface InstallSpec {
@@ -32,6 +33,11 @@ export interface InstallSpec {
   cacheDir?: string;
   hostname: string;
   kernelCmdline?: string;
+  /**
+   * The agent can get roots built by the seed (installers/debian/root-image.ts): a profile with
+   * `rootBuild: seed` (the default) then unpacks one instead of running debootstrap here.
+   */
+  rootImages?: boolean;
   /** The NIC the machine booted from (inventory + BOOTIF), for interfaces with `match: boot`. */
   bootNic?: { name?: string; mac?: string };
 }
@@ -59,6 +65,8 @@ export type Action =
   | { kind: 'debootstrap'; suite: string; arch: string; variant: 'minbase'; components: string[]; include: string[]; mirror: string; target: string; cacheDir?: string; resolve: boolean;
     /** Fetch the resolved package files ahead, several at once (the mirror is the agent's apt proxy, which keeps them). */
     prefetch?: boolean }
+  /** Unpack the root image the seed built for `spec` into `target` (the executor's RootImageSource fetches it). */
+  | { kind: 'rootfs'; spec: RootImageSpec; target: string }
   /** Write a file (path on the host; under the target for the new system). */
   | { kind: 'write'; path: string; content: string; mode?: number }
   /**

@@ -9,6 +9,7 @@ import type { ScriptEnv } from './boot-scripts.ts';
 import type { HttpMetrics } from './metrics.ts';
 import type { MirrorCache } from '../mirror/cache.ts';
 import type { BootOffload } from '../offload.ts';
+import type { RootImageBuilds } from '../rootfs/builds.ts';
 
 export interface HttpApp {
   store: Store;
@@ -16,6 +17,8 @@ export interface HttpApp {
   artifacts: ArtifactIndex;
   /** The apt mirror under /mirror/, when the seed runs one. */
   mirror?: MirrorCache;
+  /** Root images built here from the mirror (seed/rootfs/builds.ts), when the seed runs one. */
+  rootfs?: RootImageBuilds;
   /** Boot-storm offload (seed/offload.ts): redirects of the agent kernel and ramdisk, and their counters. */
   offload?: BootOffload;
   metrics: HttpMetrics;

@@ -10,6 +10,7 @@ import { ipxe } from './routes/ipxe.ts';
 import { metrics } from './routes/metrics.ts';
 import { mirror } from './routes/mirror.ts';
 import { matchPxelinux, pxelinux } from './routes/pxelinux.ts';
+import { matchRootfsFile, rootfsBuild, rootfsFile } from './routes/rootfs.ts';
 
 export interface Route {
   name: string;
@@ -26,6 +27,7 @@ const EXACT: Record<string, Route> = {
   '/healthz': { name: 'healthz', handler: healthz },
   '/metrics': { name: 'metrics', handler: metrics },
   '/api/v1/firstboot': { name: 'api_firstboot', handler: firstboot, methods: ['POST'], json: true },
+  '/rootfs': { name: 'rootfs_build', handler: rootfsBuild, methods: ['POST'], json: true },
 };
 
 export function route(path: string): Route | undefined {
@@ -33,6 +35,7 @@ export function route(path: string): Route | undefined {
   if (exact) return exact;
   if (path.startsWith('/artifacts/') && path.length > '/artifacts/'.length) return { name: 'artifacts', handler: artifacts };
   if (path.startsWith('/mirror/')) return { name: 'mirror', handler: mirror };
+  if (matchRootfsFile(path)) return { name: 'rootfs', handler: rootfsFile };
   if (matchGrub(path)) return { name: 'boot_grub', handler: grub };
   if (matchPxelinux(path)) return { name: 'boot_pxelinux', handler: pxelinux };
   return undefined;

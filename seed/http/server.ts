@@ -18,6 +18,7 @@ import { HttpMetrics } from './metrics.ts';
 import { route } from './router.ts';
 import type { MirrorCache } from '../mirror/cache.ts';
 import type { BootOffload } from '../offload.ts';
+import type { RootImageBuilds } from '../rootfs/builds.ts';
 
 export interface HttpDeps {
   logger: Logger;
@@ -32,6 +33,8 @@ export interface HttpDeps {
   mirror?: MirrorCache;
   /** Boot-storm offload: the agent kernel and ramdisk from agents that hold them. */
   offload?: BootOffload;
+  /** Root images served under /rootfs (built from the mirror). */
+  rootfs?: RootImageBuilds;
 }
 
 const BASE = 'http://seed.invalid';
@@ -61,6 +64,7 @@ export class HttpServer {
       artifacts: this.artifacts,
       ...(deps.mirror ? { mirror: deps.mirror } : {}),
       ...(deps.offload ? { offload: deps.offload } : {}),
+      ...(deps.rootfs ? { rootfs: deps.rootfs } : {}),
       metrics: this.metrics,
       log: deps.logger,
       agent: { kernel: config.agentKernel, initrd: config.agentInitrd },

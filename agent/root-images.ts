@@ -1,0 +1,102 @@
+// The agent's side of seed-built roots (installers/debian/root-image.ts): asks the seed for the image
+// of a package set (POST /rootfs; the seed answers `building` until its debootstrap is done), then
+// fetches it through the blob exchange — pieces from machines that have it, the seed only for what
+// no peer holds — and keeps it pinned while the install unpacks it (so peers installing the same
+// profile take it from here). An image that does not fit in the blob store's memory budget streams
+// from the seed over HTTP instead, its sha256 checked at the end (a mismatch fails the unpack).
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { rootfsQuery, rootImageRefSchema, type OpenedRootImage, type RootImageProgress, type RootImageRef, type RootImageSource, type RootImageSpec } from '../installers/debian/root-image.ts';
+import type { BlobExchange } from '../swarm/blobs/api.ts';
+
+export interface SeedRootImagesOptions {
+  seedUrl: string;
+  exchange?: BlobExchange;
+  logger: Logger;
+  /** How long to wait for the seed's build (default 60 min: a first build downloads every package). */
+  buildTimeoutMs?: number;
+  pollMs?: number;
+}
+
+export class SeedRootImages implements RootImageSource {
+  readonly #o: SeedRootImagesOptions;
+
+  constructor(o: SeedRootImagesOptions) {
+    this.#o = o;
+  }
+
+  async open(spec: RootImageSpec, signal: AbortSignal, progress: (p: RootImageProgress) => void): Promise<OpenedRootImage> {
+    const ref = await this.#ready(spec, signal, progress);
+    const url = `${this.#o.seedUrl.replace(/\/+$/, '')}${ref.path}`;
+    const x = this.#o.exchange;
+    const room = x ? x.store.budget - x.store.used : 0;
+    if (x && (ref.size <= room || x.store.get(ref.sha256)?.complete)) {
+      let last = 0;
+      const r = await x.fetch({ sha256: ref.sha256, size: ref.size }, {
+        seedUrl: url, pin: true, signal,
+        onProgress: (p) => {
+          if (performance.now() - last < 1000) return;
+          last = performance.now();
+          progress({ percent: 0, bytes: p.bytes, message: `root image: ${mib(p.bytes)} of ${mib(p.size)} MiB (${mib(p.fromPeers)} from peers)` });
+        },
+      });
+      this.#o.logger.info({ sha256: ref.sha256, size: ref.size, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers.length }, 'root image fetched through the swarm');
+      return { stream: x.store.read(ref.sha256), size: ref.size, sha256: ref.sha256, via: `swarm (${mib(r.fromPeers)} MiB from peers, ${mib(r.fromSeed)} MiB from the seed)`, close: r.unpin };
+    }
+    this.#o.logger.info({ size: ref.size, room, budget: x?.store.budget }, 'root image does not fit in the blob store: streaming it from the seed');
+    const res = await fetch(url, { signal });
+    if (!res.ok || !res.body) throw new LpmosError(ErrorCode.Unavailable, `${url}: HTTP ${res.status}`);
+    return { stream: verified(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), ref), size: ref.size, sha256: ref.sha256, via: 'seed (HTTP)', close: () => undefined };
+  }
+
+  /** Asks the seed until the image is built; E_UNAVAILABLE when its build failed or takes too long. */
+  async #ready(spec: RootImageSpec, signal: AbortSignal, progress: (p: RootImageProgress) => void): Promise<RootImageRef> {
+    const url = `${this.#o.seedUrl.replace(/\/+$/, '')}/rootfs?${rootfsQuery(spec)}`;
+    const end = Date.now() + (this.#o.buildTimeoutMs ?? 60 * 60_000);
+    const t0 = Date.now();
+    let errors = 0;
+    for (;;) {
+      try {
+        const res = await fetch(url, { method: 'POST', signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
+        const body = (await res.json()) as { state?: string; image?: unknown; message?: string; code?: string; error?: { code: string; message: string } };
+        if (res.status === 200 && body.state === 'ready') return rootImageRefSchema.parse(body.image);
+        if (res.status === 502 && body.state === 'failed') throw new LpmosError(ErrorCode.Unavailable, `the seed could not build the root image: ${body.message ?? '?'}`);
+        if (res.status === 400 || res.status === 404) throw new LpmosError(res.status === 400 ? ErrorCode.Validation : ErrorCode.NotFound, `${url}: ${body.error?.message ?? `HTTP ${res.status}`}`);
+        if (res.status !== 202) throw new Error(`HTTP ${res.status}`);
+        errors = 0;
+        progress({ percent: 0, message: `the seed builds the root image (${Math.round((Date.now() - t0) / 1000)} s): ${body.message ?? ''}` });
+      } catch (e) {
+        if (signal.aborted || e instanceof LpmosError) throw e;
+        if (++errors >= 10) throw new LpmosError(ErrorCode.Unavailable, `root image from ${url}: ${formatError(e)}`, { cause: e });
+        this.#o.logger.warn({ err: formatError(e), errors }, 'root image request failed: asking again');
+      }
+      if (Date.now() > end) throw new LpmosError(ErrorCode.Timeout, `the seed did not finish the root image in ${Math.round((Date.now() - t0) / 60_000)} min`);
+      await sleep(this.#o.pollMs ?? 5000, undefined, { signal });
+    }
+  }
+}
+
+const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+
+/** Passes the bytes through; fails the stream at its end when they are not the image's. */
+function verified(src: Readable, ref: RootImageRef): Readable {
+  const hash = createHash('sha256');
+  let size = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const got = hash.digest('hex');
+      cb(got === ref.sha256 && size === ref.size ? null : new LpmosError(ErrorCode.Validation, `root image ${ref.key}: got ${size} bytes with sha256 ${got}, expected ${ref.size} bytes with ${ref.sha256}`));
+    },
+  });
+  src.on('error', (e) => t.destroy(e));
+  return src.pipe(t);
+}

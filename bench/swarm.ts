@@ -59,6 +59,8 @@ interface Phase {
   /** Have announcements published and received, summed over agents. */
   haveSent: number;
   haveReceived: number;
+  /** Tracker counters summed over agents, and the seed's (`seed.` prefix) during the phase. */
+  tracker: Record<string, number>;
   /** Largest peak RSS of one agent, bytes. */
   agentPeakRss: number;
   /** Medians over agents: one fetch of a file under 1 MiB, and of the largest file, s. */
@@ -210,6 +212,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     badPieces: dones.reduce((s, d) => s + d.badPieces, 0),
     haveSent: dones.reduce((s, d) => s + d.haveSent, 0),
     haveReceived: dones.reduce((s, d) => s + d.haveReceived, 0),
+    tracker: sumCounters([...dones.map((d) => d.tracker ?? {}), diffCounters(s1.tracker ?? {}, s0.tracker ?? {}, 'seed.')]),
     agentPeakRss: rss,
     smallFile: median(dones.map((d) => d.smallFileSeconds)),
     biggestFile: median(dones.map((d) => d.biggestFileSeconds)),
@@ -221,6 +224,16 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     agentLinkUse,
     limit,
   };
+}
+
+function sumCounters(xs: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) for (const [k, v] of Object.entries(x)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function diffCounters(a: Record<string, number>, b: Record<string, number>, prefix: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [prefix + k, v - (b[k] ?? 0)]));
 }
 
 function print(r: Row): void {
@@ -239,6 +252,7 @@ function print(r: Row): void {
       `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
         `agent peak RSS ${mib(p.agentPeakRss)}; start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
     );
+    if (p.mode === 'swarm' && Object.keys(p.tracker).length > 0) console.log(`             tracker: ${Object.entries(p.tracker).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     console.log(`             limit: ${p.limit}`,
     );
   }

@@ -32,7 +32,13 @@ export interface AgentSwarmOptions {
    * The blob exchange (swarm/blobs): pieces kept in memory within `budget` bytes, served to peers
    * over HTTP on `http` (e.g. the agent's address, port 0) and libp2p. Off when absent.
    */
-  blobs?: { budget: number; http?: { host: string; port?: number }; transport?: PeerTransport } & Partial<Omit<BlobServiceOptions, 'site' | 'store' | 'http' | 'transport'>> & Omit<BlobServiceExtras, 'role' | 'logger'>;
+  blobs?: { budget: number; http?: { host: string; port?: number }; transport?: PeerTransport } & Partial<Omit<BlobServiceOptions, 'site' | 'store' | 'http' | 'transport'>> & Omit<BlobServiceExtras, 'role' | 'logger' | 'tracker'> & {
+      /**
+       * The tracker's peer id (swarm/blobs/tracker.ts); default the first bootstrap address's
+       * /p2p/ peer (the seed). `false`: gossip announcements to every agent instead.
+       */
+      tracker?: string | false;
+    };
 }
 
 export class AgentSwarm {
@@ -62,8 +68,9 @@ export class AgentSwarm {
       );
       let blobs: BlobService | undefined;
       if (opts.blobs) {
-        const { budget, ...rest } = opts.blobs;
-        const service = new BlobService(swarm.node, { ...rest, site: opts.site, store: new MemoryPieceStore({ budget }), allowed: (p) => swarm.peers.has(p), ...log });
+        const { budget, tracker: t, ...rest } = opts.blobs;
+        const tracker = t === false ? undefined : (t ?? opts.bootstrap.map((a) => a.split('/p2p/')[1]).find((p) => p));
+        const service = new BlobService(swarm.node, { ...rest, ...(tracker ? { tracker } : {}), site: opts.site, store: new MemoryPieceStore({ budget }), allowed: (p) => swarm.peers.has(p), ...log });
         blobs = service;
         swarm.peers.onRemoved((peerId) => service.index.forgetPeer(peerId));
         try {

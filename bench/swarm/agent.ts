@@ -146,7 +146,7 @@ try {
   const end = Date.now();
   const cpu = cpuMicros(cpu0);
   const st = agent?.blobs?.stats;
-  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
+  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, ...(agent?.blobs ? { tracker: { ...agent.blobs.tracker, piecesFromSeed: st?.piecesFromSeed ?? 0 } } : {}), smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
   await stopped;
 } catch (e) {
   send({ type: 'agent-failed', index: cfg.index, error: (e as Error).stack ?? String(e) });

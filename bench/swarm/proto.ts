@@ -26,6 +26,8 @@ export interface SeedStats {
   httpBytes: number;
   /** The seed's blob exchange counters (it serves no pieces itself: agents fall back to its HTTP). */
   bytesServedToPeers: number;
+  /** The seed's tracker counters (BlobService.tracker), since it started. */
+  tracker?: Record<string, number>;
   /** process.cpuUsage() of the seed, µs (user + system), since it started. */
   cpuMicros: number;
 }
@@ -52,6 +54,8 @@ export interface AgentDone {
   /** Have announcements this agent published and received (gossipsub, each one signed and verified). */
   haveSent: number;
   haveReceived: number;
+  /** The agent's tracker counters (BlobService.tracker) and pieces it took from the seed. */
+  tracker?: Record<string, number>;
   /** Median wall time of one fetch of a file under 1 MiB (one piece: the protocol's latency), and of the largest file. */
   smallFileSeconds: number;
   biggestFileSeconds: number;

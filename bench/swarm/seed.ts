@@ -89,7 +89,7 @@ async function stop(): Promise<void> {
 }
 
 commands((c) => {
-  if (c.type === 'stats') send({ type: 'seed-stats', httpBytes: httpBytes(), bytesServedToPeers: seed.blobs!.stats.bytesServedToPeers, cpuMicros: cpuMicros() });
+  if (c.type === 'stats') send({ type: 'seed-stats', httpBytes: httpBytes(), bytesServedToPeers: seed.blobs!.stats.bytesServedToPeers, tracker: { ...seed.blobs!.tracker }, cpuMicros: cpuMicros() });
   else if (c.type === 'stop') void stop();
 }, () => void stop());
 process.once('SIGTERM', () => void stop());

@@ -33,6 +33,11 @@ export interface AnnouncerDeps {
   fetching?: (sha256: string) => Uint8Array | undefined;
   /** Authors whose announcements count (the enrolled peers); default everyone gossip delivers. */
   allowed?: (peerId: string) => boolean;
+  /**
+   * Tracker mode: announcements go to the tracker (the seed) with this, not on gossip. One push is
+   * in flight at a time; what changes meanwhile goes in the next (so the tracker sees them in order).
+   */
+  push?: (bytes: Uint8Array) => Promise<void>;
   /** Called for every accepted announcement (e.g. to connect to the holder). */
   onHolder?: (peerId: string, addrs: string[]) => void;
 }
@@ -50,6 +55,8 @@ export class HaveAnnouncer {
   #decoded = new WeakMap<Message, HaveDecode>();
   /** When each blob was last announced (ms). */
   #lastSent = new Map<string, number>();
+  #pushing = false;
+  #pushAgain = false;
 
   constructor(deps: AnnouncerDeps) {
     this.#d = deps;
@@ -171,6 +178,10 @@ export class HaveAnnouncer {
   }
 
   #publish(states: BlobState[], gone: string[]): void {
+    if (this.#d.push) {
+      this.#push(states, gone);
+      return;
+    }
     const now = Date.now();
     for (const s of states) this.#lastSent.set(s.manifest.sha256, now);
     for (let i = 0; i < Math.max(states.length, gone.length); i += MAX_HAVE_BLOBS) {
@@ -181,6 +192,41 @@ export class HaveAnnouncer {
         this.#d.log.debug({ err: (e as Error).message }, 'have announcement not published');
       });
     }
+  }
+
+  #push(states: BlobState[], gone: string[]): void {
+    const push = this.#d.push!;
+    if (this.#pushing) {
+      for (const s of states) this.#pending.add(s.manifest.sha256);
+      for (const g of gone) this.#gone.add(g);
+      this.#pushAgain = true;
+      return;
+    }
+    if (states.length === 0 && gone.length === 0) return;
+    const now = Date.now();
+    for (const s of states) this.#lastSent.set(s.manifest.sha256, now);
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < Math.max(states.length, gone.length); i += MAX_HAVE_BLOBS) {
+      this.stats.sent++;
+      sends.push(push(encodeHave(this.#message(states.slice(i, i + MAX_HAVE_BLOBS), gone.slice(i, i + MAX_HAVE_BLOBS)))));
+    }
+    this.#pushing = true;
+    void Promise.all(sends)
+      .catch((e: unknown) => {
+        // The tracker missed it: send it again soon (a restarting seed, a broken connection).
+        this.stats.publishErrors++;
+        this.#d.log.debug({ err: (e as Error).message }, 'have announcement not pushed to the tracker');
+        for (const s of states) this.#pending.add(s.manifest.sha256);
+        for (const g of gone) this.#gone.add(g);
+        this.#schedule(1000);
+      })
+      .finally(() => {
+        this.#pushing = false;
+        if (this.#pushAgain) {
+          this.#pushAgain = false;
+          this.flush();
+        }
+      });
   }
 
   start(): void {

@@ -1,6 +1,7 @@
 // have? queries to connected peers, batched: fetches that start within `windowMs` of each other
 // (an apt run asks for hundreds of packages at once) share one HAVE? request per peer carrying up
-// to 256 blobs, instead of one stream per blob per peer. Answers go into the holder index.
+// to 256 blobs, instead of one stream per blob per peer — or, with a tracker, one HOLDERS? to the
+// tracker (tracker.ts). Answers go into the holder index.
 import type { Libp2p } from '@libp2p/interface';
 import { decodeHave } from './have.ts';
 import type { HolderIndex } from './holders.ts';
@@ -15,6 +16,8 @@ export interface DiscoverDeps {
   /** How long a batch waits for answers, ms. */
   timeoutMs: number;
   windowMs?: number;
+  /** Tracker mode: one query for the batch (to the tracker) instead of have? to every peer. */
+  query?: (shas: string[], signal: AbortSignal) => Promise<void>;
 }
 
 interface Waiter {
@@ -55,12 +58,15 @@ export class HaveDiscovery {
     const shas = batch.map(([sha]) => sha);
     const signal = AbortSignal.timeout(this.#d.timeoutMs);
     this.stats.batches++;
+    const query = this.#d.query;
     void Promise.allSettled(
-      this.#d.peers().map(async (p) => {
-        this.stats.queries++;
-        const r = decodeHave(await p2pHave(this.#d.libp2p, p, shas, signal));
-        if (r.ok && r.blobs.length > 0) this.#d.index.update(p.peerId, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, []);
-      }),
+      query
+        ? [(this.stats.queries++, query(shas, signal))]
+        : this.#d.peers().map(async (p) => {
+            this.stats.queries++;
+            const r = decodeHave(await p2pHave(this.#d.libp2p, p, shas, signal));
+            if (r.ok && r.blobs.length > 0) this.#d.index.update(p.peerId, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, []);
+          }),
     ).then(() => {
       for (const [, waiters] of batch) for (const w of waiters) w.resolve();
     });

@@ -52,6 +52,13 @@ export interface DownloadDeps {
   forget: (peerId: string, sha256: string) => void;
   peerPiece: (holder: HaveEntry, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
   seedPiece: (url: string, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
+  /** Asks for fresh holder knowledge while the download runs (the tracker; throttled by the caller). */
+  poll?: (sha256: string, soon?: boolean) => void;
+  /**
+   * Asks the tracker whether we may take piece i from the seed (false: another peer fetches or holds
+   * it — we learn who at the next poll). Absent: claims travel by gossip only.
+   */
+  askSeed?: (sha256: string, index: number, pieces: number) => Promise<boolean>;
   /** Announces that we fetch this piece from the seed; the function ends the claim. */
   claim: (sha256: string, index: number) => () => void;
   stats: BlobStats;
@@ -81,6 +88,8 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const inFlight = new Map<number, 'seed' | string>();
   const excluded = new Map<number, Set<string>>();
   const peerFailures = new Map<number, number>();
+  /** Seed pieces the tracker refused us, until when (ms): asked again only after that. */
+  const denied = new Map<number, number>();
   const holders = new Map<string, Holder>();
   const gone = new Set<string>(); // dropped for bad bytes
   let seedInFlight = 0;
@@ -154,7 +163,12 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     }
   };
 
-  const fromSeed = async (url: string, i: number): Promise<void> => {
+  const fromSeed = async (url: string, i: number, forced: boolean): Promise<void> => {
+    if (!forced && d.askSeed && !(await d.askSeed(sha, i, n))) {
+      denied.set(i, Date.now() + 1000);
+      d.poll?.(sha, true);
+      return;
+    }
     const sig = AbortSignal.any([signal, AbortSignal.timeout(t.seedTimeoutMs)]);
     const unclaim = d.claim(sha, i);
     try {
@@ -218,6 +232,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     while (missing() > 0) {
       if (firstError) throw firstError;
       signal.throwIfAborted();
+      d.poll?.(sha);
       refresh();
       const now = Date.now();
       // Benched holders (failed or slow) are out of both plans: their pieces may go to the seed.
@@ -237,12 +252,15 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
         while (inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
           const i = nextSeedPiece({
             ...plan,
-            wanted: (j) => wanted(j) && ((peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures || !claimedByOther(j, plan.now)),
+            wanted: (j) => wanted(j) && ((peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures || (!claimedByOther(j, plan.now) && (denied.get(j) ?? 0) <= plan.now)),
             forSeed: (j) => (peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures,
           });
           if (i === undefined) break;
           seedInFlight++;
-          run(i, 'seed', fromSeed(seedUrl, i));
+          // Not asked of the tracker when peers failed it twice: otherwise a holder that is only slow
+          // (benched for a while) makes us wait for it rather than cost the seed another copy.
+          const forced = (peerFailures.get(i) ?? 0) >= t.seedAfterPeerFailures;
+          run(i, 'seed', fromSeed(seedUrl, i, forced));
           started = true;
         }
       } else if (inFlight.size === 0 && !started && Date.now() - lastSource > t.noSourceTimeoutMs) {

@@ -15,7 +15,7 @@ export function haveTopic(site: string): string {
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
-const blobHaveSchema = z.strictObject({
+export const blobHaveSchema = z.strictObject({
   sha256: hex64,
   pieces: z.number().int().min(0).max(1 << 24),
   /** Base64 bitfield, or "*" for a complete blob. */
@@ -64,12 +64,19 @@ export function decodeHave(bytes: Uint8Array): HaveDecode {
   }
   const r = haveMessageSchema.safeParse(json);
   if (!r.success) return { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) };
+  const blobs = decodeBlobs(r.data.blobs);
+  if (typeof blobs === 'string') return { ok: false, detail: blobs };
+  return { ok: true, msg: r.data, blobs };
+}
+
+/** Bitfields of schema-checked blob entries; a string says which one does not fit. */
+export function decodeBlobs(list: z.infer<typeof blobHaveSchema>[]): DecodedBlobHave[] | string {
   const blobs: DecodedBlobHave[] = [];
-  for (const b of r.data.blobs) {
+  for (const b of list) {
     let fetching: Uint8Array | undefined;
     if (b.fetching !== undefined) {
       fetching = new Uint8Array(Buffer.from(b.fetching, 'base64'));
-      if (!validBits(fetching, b.pieces)) return { ok: false, detail: `fetching bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces` };
+      if (!validBits(fetching, b.pieces)) return `fetching bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces`;
     }
     const extra = fetching ? { fetching } : {};
     if (b.have === '*') {
@@ -77,8 +84,8 @@ export function decodeHave(bytes: Uint8Array): HaveDecode {
       continue;
     }
     const bits = new Uint8Array(Buffer.from(b.have, 'base64'));
-    if (!validBits(bits, b.pieces)) return { ok: false, detail: `bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces` };
+    if (!validBits(bits, b.pieces)) return `bitfield of ${b.sha256.slice(0, 12)} does not fit ${b.pieces} pieces`;
     blobs.push({ sha256: b.sha256, pieces: b.pieces, have: bits, ...extra });
   }
-  return { ok: true, msg: r.data, blobs };
+  return blobs;
 }

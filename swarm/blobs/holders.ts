@@ -2,7 +2,7 @@
 // have? answers. Entries older than `ttlMs` are not offered (a holder re-announces periodically);
 // a peer that disconnects or is unenrolled is forgotten by `forgetPeer`. Pure data structure.
 import type { HaveEntry } from './api.ts';
-import { fullBits, hasBit } from './bitfield.ts';
+import { emptyBits, fullBits, hasBit, setBit } from './bitfield.ts';
 import type { DecodedBlobHave } from './have.ts';
 
 export class HolderIndex {
@@ -16,15 +16,33 @@ export class HolderIndex {
   }
 
   /** Records one peer's have message (its blobs, where to reach it, and blobs it dropped). */
-  update(peerId: string, where: { addrs: string[]; http?: string | undefined }, blobs: DecodedBlobHave[], gone: string[] = []): void {
-    const at = this.#now();
+  update(peerId: string, where: { addrs: string[]; http?: string | undefined }, blobs: DecodedBlobHave[], gone: string[] = [], heardAt?: number): void {
+    const at = heardAt ?? this.#now();
     for (const b of blobs) {
       let peers = this.#byBlob.get(b.sha256);
       if (!peers) this.#byBlob.set(b.sha256, (peers = new Map()));
       const have = b.have === 'all' ? fullBits(b.pieces) : b.have;
+      // A tracker's answer may be older than what we heard ourselves: the newer entry stays.
+      const old = peers.get(peerId);
+      if (old && old.at > at) continue;
       peers.set(peerId, { peerId, sha256: b.sha256, pieces: b.pieces, have, addrs: where.addrs, ...(where.http ? { http: where.http } : {}), ...(b.fetching ? { fetching: b.fetching } : {}), at });
     }
     for (const sha of gone) this.#byBlob.get(sha)?.delete(peerId);
+  }
+
+  /**
+   * The tracker granted this peer piece i from the seed: its entry shows the claim from now on (an
+   * entry is made when the peer has not announced the blob yet). Its next announcement replaces it.
+   */
+  claim(peerId: string, sha256: string, pieces: number, i: number): void {
+    let peers = this.#byBlob.get(sha256);
+    if (!peers) this.#byBlob.set(sha256, (peers = new Map()));
+    const old = peers.get(peerId);
+    const same = old && old.pieces === pieces;
+    const fetching = same && old.fetching ? new Uint8Array(old.fetching) : emptyBits(pieces);
+    setBit(fetching, i);
+    const base = same ? old : { peerId, sha256, pieces, have: emptyBits(pieces), addrs: [] };
+    peers.set(peerId, { ...base, fetching, at: this.#now() });
   }
 
   /** A peer that left (disconnected, unenrolled): none of its blobs is offered any more. */

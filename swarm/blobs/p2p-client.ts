@@ -72,3 +72,24 @@ export function p2pManifest(libp2p: Libp2p, t: PeerTarget, sha256: string, signa
   // 16 M pieces × 67 bytes of JSON each is the most a valid manifest can be; 8 MiB is far beyond any real one.
   return call(libp2p, t, { type: 3, sha256 }, 8 * 1024 * 1024, signal);
 }
+
+/** Tells the tracker what we hold (a have message). */
+export async function p2pPush(libp2p: Libp2p, t: PeerTarget, body: Uint8Array, signal: AbortSignal): Promise<void> {
+  await call(libp2p, t, { type: 4, body }, 0, signal);
+}
+
+/** Asks the tracker who holds these blobs (tracker.ts answer). */
+export function p2pHolders(libp2p: Libp2p, t: PeerTarget, blobs: string[], signal: AbortSignal): Promise<Uint8Array> {
+  return call(libp2p, t, { type: 5, blobs }, 1024 * 1024, signal);
+}
+
+/** Asks the tracker whether we may take this piece from the seed (false: someone else fetches or holds it). */
+export async function p2pClaim(libp2p: Libp2p, t: PeerTarget, sha256: string, index: number, pieces: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await call(libp2p, t, { type: 6, sha256, index, pieces }, 0, signal);
+    return true;
+  } catch (e) {
+    if (e instanceof PieceError && e.reason === 'busy') return false;
+    throw e;
+  }
+}

@@ -1,6 +1,6 @@
 // Serving `/lpmos/blob/1.0.0` (wire.ts): pieces, have? answers and manifests from the local piece
-// store. Piece uploads are capped per requesting peer and in total (BUSY beyond); the requester's
-// peer id is the one noise proved, and the gater admitted only enrolled peers. A handler never
+// store; on the seed also the tracker's pushes and holders? answers (tracker.ts). Piece uploads
+// are capped per requesting peer and in total (BUSY beyond); the requester's peer id is the one noise proved, and the gater admitted only enrolled peers. A handler never
 // throws into libp2p: errors abort the one stream.
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Libp2p } from '@libp2p/interface';
@@ -19,6 +19,12 @@ export interface P2pServerDeps {
   stats: BlobStats;
   /** The have message for these blobs (only those held), encoded. */
   haveFor: (blobs: string[]) => Uint8Array;
+  /** The tracker's side (the seed): a pushed have message from this peer (false: not accepted). */
+  onPush?: (peer: string, body: Uint8Array) => boolean;
+  /** The tracker's side: the holders answer for these blobs, for this requester (tracker.ts). */
+  holdersFor?: (peer: string, blobs: string[]) => Uint8Array;
+  /** The tracker's side: may this peer take piece `index` from the seed (recorded as its claim when yes)? */
+  claim?: (peer: string, sha256: string, index: number, pieces: number) => boolean;
   /** Serve pieces (false on the seed: it answers have?/manifest only, pieces come from its HTTP). */
   servePieces: boolean;
   log: Logger;
@@ -55,6 +61,18 @@ export class P2pBlobServer {
       } else if (req.type === ReqType.Have) {
         const body = this.#d.haveFor(req.blobs);
         await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
+      } else if (req.type === ReqType.Push) {
+        const ok = this.#d.onPush?.(peer, req.body);
+        await sendAll(stream, [responseHeader(ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, 0)], signal);
+      } else if (req.type === ReqType.Claim) {
+        const ok = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
+        await sendAll(stream, [responseHeader(ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.Busy, 0)], signal);
+      } else if (req.type === ReqType.Holders) {
+        if (!this.#d.holdersFor) await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);
+        else {
+          const body = this.#d.holdersFor(peer, req.blobs);
+          await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
+        }
       } else if (req.type === ReqType.Manifest) {
         const s = this.#d.store.get(req.sha256);
         if (!s) await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);

@@ -13,15 +13,16 @@ import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
 import { emptyBits, setBit } from './bitfield.ts';
 import { HaveDiscovery } from './discover.ts';
-import { encodeHave } from './have.ts';
+import { decodeHave, encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
 import { manifestFromFile } from './manifest-build.ts';
 import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest.ts';
-import { p2pManifest, p2pPiece } from './p2p-client.ts';
+import { p2pClaim, p2pHolders, p2pManifest, p2pPiece, p2pPush } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
+import { decodeHolders, encodeHolders, mayTakeFromSeed, pickHolders, SeedGrants } from './tracker.ts';
 import { UploadLimiter } from './upload-limit.ts';
 
 export interface BlobServiceExtras {
@@ -40,6 +41,14 @@ export interface BlobServiceExtras {
    * `index.forgetPeer` when a peer is unenrolled.
    */
   allowed?: (peerId: string) => boolean;
+  /**
+   * The tracker's peer id (the seed; AgentSwarm passes its bootstrap peer): announcements are pushed
+   * to it instead of gossiped to everyone, and fetches ask it for holders (tracker.ts). Without it
+   * an agent gossips its announcements and asks its connected peers have?.
+   */
+  tracker?: string;
+  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default 500). */
+  trackerPollMs?: number;
 }
 
 /** One download's outcome; `unpin` releases the pin it holds for its callers. */
@@ -82,6 +91,13 @@ export class BlobService implements BlobExchange {
   #claims = new Map<string, Map<number, number>>();
   /** `peer blob` pairs whose holder sent bad bytes: never asked for that blob again. */
   #bad = new Set<string>();
+  /** Tracker mode: when each blob's holders were last asked of the tracker (ms). */
+  #polled = new Map<string, number>();
+  /** The tracker's side: seed pieces granted and not yet delivered. */
+  #grants = new SeedGrants();
+  #claimErrorsInRow = 0;
+  /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
+  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -89,6 +105,7 @@ export class BlobService implements BlobExchange {
     this.#o = opts;
     this.#log = opts.logger ?? silentLogger();
     const agent = (opts.role ?? 'agent') === 'agent';
+    const tracker = agent ? opts.tracker : undefined;
     this.index = new HolderIndex({ ttlMs: opts.holderTtlMs ?? 60_000 });
     this.limiter = new UploadLimiter(opts.uploads ?? {});
     this.#tuning = {
@@ -107,12 +124,21 @@ export class BlobService implements BlobExchange {
       announce: agent,
       log: this.#log,
       ...(opts.announceEveryMs ? { everyMs: opts.announceEveryMs } : {}),
-      ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : {}),
-      ...(agent ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
+      // A push costs only the seed a small message: new pieces go out sooner than on gossip.
+      ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : tracker ? { pieceDelayMs: 100 } : {}),
+      ...(agent && !tracker ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
+      ...(tracker ? { push: (bytes: Uint8Array) => p2pPush(node.libp2p, { peerId: tracker, addrs: [] }, bytes, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5000)])) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
       ...(opts.allowed ? { allowed: opts.allowed } : {}),
     });
-    this.discovery = new HaveDiscovery({ libp2p: node.libp2p, index: this.index, peers: () => this.#connected(), timeoutMs: opts.discoverMs ?? 1000 });
+    this.discovery = new HaveDiscovery({
+      libp2p: node.libp2p,
+      index: this.index,
+      peers: () => this.#connected(),
+      // A loaded seed answers late: an answer after 1 s is still worth having (it comes in ms when idle).
+      timeoutMs: tracker ? Math.max(opts.discoverMs ?? 1000, 5000) : (opts.discoverMs ?? 1000),
+      ...(tracker ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tracker, shas, signal) } : {}),
+    });
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
       store: opts.store,
@@ -120,6 +146,13 @@ export class BlobService implements BlobExchange {
       stats: this.stats,
       haveFor: (blobs) => encodeHave(agent ? this.announcer.haveFor(blobs) : { v: 1, addrs: [], blobs: [] }),
       servePieces: agent,
+      ...(agent
+        ? {}
+        : {
+            onPush: (peer: string, body: Uint8Array) => this.#onPush(peer, body),
+            holdersFor: (peer: string, blobs: string[]) => this.#holdersFor(peer, blobs),
+            claim: (peer: string, sha: string, i: number, pieces: number) => this.#grant(peer, sha, i, pieces),
+          }),
       log: this.#log,
     });
     if (opts.http && agent) this.#http = new HttpBlobServer({ store: opts.store, limiter: this.limiter, stats: this.stats, log: this.#log });
@@ -150,6 +183,7 @@ export class BlobService implements BlobExchange {
   /** A peer we lost our connection to is not offered as a holder until it announces again. */
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.index.forgetPeer(evt.detail.toString());
+    this.#grants.forgetPeer(evt.detail.toString());
   };
 
   async stop(): Promise<void> {
@@ -159,6 +193,96 @@ export class BlobService implements BlobExchange {
     this.announcer.stop();
     await this.#p2p.stop();
     await this.#http?.stop();
+  }
+
+  /** The tracker's side: an agent's announcement, pushed to us (its author is the connection's peer). */
+  #onPush(peer: string, body: Uint8Array): boolean {
+    const r = decodeHave(body);
+    if (!r.ok || (this.#o.allowed && !this.#o.allowed(peer))) {
+      this.tracker.pushesRejected++;
+      return false;
+    }
+    this.tracker.pushesIn++;
+    this.index.update(peer, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, r.msg.gone ?? []);
+    return true;
+  }
+
+  /** The tracker's side: a few holders of each blob (every fresh claimer, then some at random). */
+  #holdersFor(peer: string, blobs: string[]): Uint8Array {
+    this.tracker.queriesIn++;
+    const now = Date.now();
+    return encodeHolders(
+      blobs.flatMap((sha) => pickHolders(this.index.holders(sha), { now, claimTtlMs: this.#tuning.claimTtlMs, exclude: peer })),
+      now,
+    );
+  }
+
+  /** The tracker's side: may this peer take piece i from the seed? Recorded as its claim when it may. */
+  #grant(peer: string, sha: string, i: number, pieces: number): boolean {
+    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) return false;
+    const entries = this.index.holders(sha);
+    const ok = !this.#grants.heldByOther(sha, i, peer, entries) && mayTakeFromSeed(entries, { peer, index: i, now: Date.now(), claimTtlMs: this.#tuning.claimTtlMs });
+    if (ok) {
+      this.tracker.granted++;
+      this.#grants.grant(sha, i, peer);
+      this.index.claim(peer, sha, pieces, i);
+    } else this.tracker.denied++;
+    return ok;
+  }
+
+  /** The agent's side: asks the tracker who holds these blobs; the answer goes into the index. */
+  async #askTracker(tracker: string, shas: string[], signal: AbortSignal): Promise<void> {
+    const now = Date.now();
+    for (const sha of shas) this.#polled.set(sha, now);
+    this.tracker.queries++;
+    const r = decodeHolders(await p2pHolders(this.node.libp2p, { peerId: tracker, addrs: [] }, shas, signal), Date.now());
+    if (!r.ok) {
+      this.#log.debug({ detail: r.detail }, 'tracker answer rejected');
+      return;
+    }
+    this.tracker.answers++;
+    for (const h of r.holders) {
+      if (h.peerId === this.node.peerId || (this.#o.allowed && !this.#o.allowed(h.peerId))) continue;
+      for (const b of h.blobs) this.index.update(h.peerId, { addrs: h.addrs, http: h.http }, [b], [], b.at);
+    }
+  }
+
+  /**
+   * Tracker mode: fresh holders for a running download, at most every `trackerPollMs` per blob
+   * (`soon`: 250 ms); the other running downloads due within half that go in the same query.
+   */
+  #poll(sha: string, soon = false): void {
+    const now = Date.now();
+    const every = this.#o.trackerPollMs ?? 500;
+    if (now - (this.#polled.get(sha) ?? 0) < (soon ? 250 : every)) return;
+    const due = [sha, ...[...this.#polled].filter(([s, at]) => s !== sha && this.#flights.has(s) && now - at >= every / 2).map(([s]) => s)];
+    for (const s of due) {
+      this.#polled.set(s, now);
+      void this.discovery.ask(s, this.#stop.signal);
+    }
+  }
+
+  /** The agent's tracker, if any. */
+  get #trackerId(): string | undefined {
+    return (this.#o.role ?? 'agent') === 'agent' ? this.#o.tracker : undefined;
+  }
+
+  /** Tracker mode: may we take piece i from the seed? A tracker that does not answer does not stop us. */
+  async #askSeed(sha: string, i: number, pieces: number): Promise<boolean> {
+    const t = this.#trackerId!;
+    this.tracker.claimsAsked++;
+    try {
+      const ok = await p2pClaim(this.node.libp2p, { peerId: t, addrs: [] }, sha, i, pieces, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5000)]));
+      this.#claimErrorsInRow = 0;
+      if (!ok) this.tracker.claimsDenied++;
+      return ok;
+    } catch (e) {
+      // A busy tracker that answers late must not cost the seed a copy (bench:swarm N = 32: half
+      // the seed's pieces were such "grants"); one that failed 3 times in a row is taken as gone.
+      this.tracker.claimErrors++;
+      this.#log.debug({ err: (e as Error).message }, 'tracker did not answer a claim');
+      return ++this.#claimErrorsInRow > 3;
+    }
   }
 
   #fetching(sha: string): Uint8Array | undefined {
@@ -174,7 +298,8 @@ export class BlobService implements BlobExchange {
     let c = this.#claims.get(sha);
     if (!c) this.#claims.set(sha, (c = new Map()));
     c.set(i, (c.get(i) ?? 0) + 1);
-    this.announcer.changed(sha, true);
+    // On gossip a claim goes out at once; the tracker recorded it already when it granted it.
+    this.announcer.changed(sha, !this.#trackerId);
     let done = false;
     return () => {
       if (done) return;
@@ -210,6 +335,11 @@ export class BlobService implements BlobExchange {
       if (m && !m[1]!.startsWith('127.') && m[1] !== '0.0.0.0') return m[1]!;
     }
     return '127.0.0.1';
+  }
+
+  /** Asks for holders of a blob now (the tracker, or have? of connected peers); resolves when answered. */
+  lookup(sha256: string, signal?: AbortSignal): Promise<void> {
+    return this.discovery.ask(sha256, signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal);
   }
 
   holders(sha256: string): HaveEntry[] {
@@ -251,6 +381,7 @@ export class BlobService implements BlobExchange {
       f.promise = this.#fetchOnce(blob, { ...opts, signal: f.abort.signal }).finally(() => {
         f.settled = true;
         if (this.#flights.get(sha) === f) this.#flights.delete(sha);
+        this.#polled.delete(sha);
       });
       this.#flights.set(sha, (flight = f));
     }
@@ -333,6 +464,7 @@ export class BlobService implements BlobExchange {
         return httpRange(url, r.start, r.end, m.size, signal);
       },
       claim: (sha: string, i: number) => this.#claim(sha, i),
+      ...(this.#trackerId ? { poll: (sha: string, soon?: boolean) => this.#poll(sha, soon), askSeed: (sha: string, i: number, pieces: number) => this.#askSeed(sha, i, pieces) } : {}),
       stats: this.stats,
       log: this.#log,
       tuning: this.#tuning,

@@ -75,9 +75,11 @@ interface Agent {
   stop: () => Promise<void>;
 }
 
-const fast: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 5000, noSourceTimeoutMs: 10_000 } };
+type Tuned = Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger' | 'tracker'>;
+type AgentOpts = Tuned & { tracker?: string | false };
+const fast: Tuned = { announceEveryMs: 300, discoverMs: 500, tuning: { pieceTimeoutMs: 5000, noSourceTimeoutMs: 10_000 } };
 
-async function agent(opts: Partial<Omit<BlobServiceOptions, 'http'>> & Omit<BlobServiceExtras, 'role' | 'logger'> = {}): Promise<Agent> {
+async function agent(opts: AgentOpts = {}): Promise<Agent> {
   const machine = `agent-${++machines}`;
   await addMachine(store, keys, { name: machine, macs: [`52:54:00:b1:00:${machines.toString(16).padStart(2, '0')}`] });
   const swarm = await AgentSwarm.start({ store, keys, site: SITE, machine, bootstrap: seed.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { budget: 64 * MiB, http: { host: '127.0.0.1' }, ...fast, ...opts } });
@@ -109,8 +111,9 @@ async function sha256Of(a: Agent, sha: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** Until the fetcher knows n complete holders: it asks (the tracker — the seed) as a fetch would. */
 async function holding(fetcher: Agent, m: BlobManifest, n: number): Promise<void> {
-  await until(`${n} holders of ${m.sha256.slice(0, 8)} announced`, () => fetcher.blobs.holders(m.sha256).filter((h) => h.have.every((b, i) => b === (i === h.have.length - 1 && m.pieces.length % 8 ? (0xff << (8 - (m.pieces.length % 8))) & 0xff : 0xff))).length >= n);
+  await until(`${n} holders of ${m.sha256.slice(0, 8)} announced`, async () => (await fetcher.blobs.lookup(m.sha256), fetcher.blobs.holders(m.sha256).filter((h) => h.have.every((b, i) => b === (i === h.have.length - 1 && m.pieces.length % 8 ? (0xff << (8 - (m.pieces.length % 8))) & 0xff : 0xff))).length >= n), 10_000, 100);
 }
 
 for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
@@ -138,8 +141,9 @@ test(`a peer that sends corrupt pieces is dropped for the blob; the fetch comple
   assert.ok(fetcher.blobs.stats.badPieces >= 1, `bad pieces counted: ${fetcher.blobs.stats.badPieces}`);
   assert.equal(fetcher.blobs.stats.peersDropped, 1);
   assert.ok(bad.blobs.stats.piecesServed >= 1, 'the bad peer was asked');
-  // It re-announces the blob (every 3 × 300 ms once unchanged): in the index again, still not offered.
-  await until('the bad peer re-announced the blob', () => fetcher.blobs.index.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId), 5000);
+  // It re-announces the blob (every 3 × 300 ms once unchanged; the tracker names it again): in the
+  // index again, still not offered.
+  await until('the bad peer re-announced the blob', async () => (await fetcher.blobs.lookup(m.sha256), fetcher.blobs.index.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId)), 5000, 100);
   assert.equal(fetcher.blobs.holders(m.sha256).some((h) => h.peerId === bad.swarm.peerId), false, 'forgotten as a holder of this blob');
 });
 
@@ -246,8 +250,8 @@ for (const transport of ['libp2p', 'http'] as PeerTransport[]) {
     for (const h of holders) m = await h.blobs.add(f.path, { pieceSize: PIECE });
     const fetcher = await agent({ transport });
     await holding(fetcher, m!, 3);
-    // Announcements reached it through the seed, and it connected to the holders it heard of.
-    await until('connected to the holders', () => holders.every((h) => fetcher.swarm.swarm.node.isConnected(h.swarm.peerId)));
+    // The tracker (the seed) named all three; no libp2p connection is needed beforehand (pieces over
+    // HTTP need none; over libp2p the fetcher dials the addresses the holder pushed).
     const before = seedBytes(`three-${transport}`);
     const r = await fetcher.blobs.fetch(m!, { seedUrl: f.url });
     assert.equal(await sha256Of(fetcher, m!.sha256), f.sha256);
@@ -300,8 +304,10 @@ for (const transport of ['libp2p'] as PeerTransport[]) {
   });
 }
 
-test('fetches started together share one have? query per peer (an apt run asks for many packages at once)', async () => {
-  const holder = await agent();
+for (const mode of ['tracker', 'gossip'] as const) {
+test(`fetches started together share one query: to the tracker, or one have? per peer without it (an apt run asks for many packages at once) (${mode})`, async () => {
+  const opts = mode === 'gossip' ? { tracker: false as const } : {};
+  const holder = await agent(opts);
   const dir = mkdtempSync(join(tmpdir(), `lpmos-blobs-small-${process.pid}-`));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const manifests: BlobManifest[] = [];
@@ -309,16 +315,21 @@ test('fetches started together share one have? query per peer (an apt run asks f
     writeFileSync(join(dir, `p${i}.deb`), randomBytes(20_000 + i));
     manifests.push(await holder.blobs.add(join(dir, `p${i}.deb`)));
   }
-  const fetcher = await agent();
-  // Connected to the holder (as the mesh keeper would be): the batch asks it directly.
-  await fetcher.swarm.swarm.node.dial(holder.swarm.swarm.node.addrs()[0]!);
+  const fetcher = await agent(opts);
+  if (mode === 'tracker') await until('the tracker indexes all 20', () => manifests.every((m) => seedBlobs.holders(m.sha256).length === 1));
+  // Without a tracker: connected to the holder (as the mesh keeper would be): the batch asks it directly.
+  else await fetcher.swarm.swarm.node.dial(holder.swarm.swarm.node.addrs()[0]!);
   const peers = fetcher.swarm.swarm.node.libp2p.getPeers().length;
   const rs = await Promise.all(manifests.map((m) => fetcher.blobs.fetch(m)));
   for (const r of rs) assert.equal(r.fromPeers, r.manifest.size);
   assert.equal(fetcher.blobs.discovery.stats.batches, 1, 'one batch for the 20 fetches');
-  assert.equal(fetcher.blobs.discovery.stats.queries, peers, 'one have? per connected peer');
+  if (mode === 'tracker') {
+    assert.equal(fetcher.blobs.discovery.stats.queries, 1, 'one holders? to the tracker');
+    assert.equal(fetcher.blobs.tracker.answers, 1);
+  } else assert.equal(fetcher.blobs.discovery.stats.queries, peers, 'one have? per connected peer');
   assert.equal(fetcher.blobs.stats.piecesFromPeers, 20);
 });
+}
 
 test('a holder whose enrollment is deleted is forgotten at once by the seed and the agents', async () => {
   const f = file('rogue');

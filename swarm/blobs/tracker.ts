@@ -1,0 +1,159 @@
+// The seed as tracker (issue 7, bench:swarm N = 32): agents push their have messages to the seed
+// over `/lpmos/blob/1.0.0` (PUSH) instead of flooding them to every agent over gossip, and a fetcher
+// asks the seed for a few holders of the blobs it fetches (HOLDERS?). Each agent's announcement and
+// lookup work no longer grows with N (gossip made every agent receive and verify every other's
+// announcements: N = 32, 4268 published, 127 068 received); the seed's grows with N, one small
+// message per update, no signature (noise proved the pusher). Pure: the answer's codec and which
+// holders an answer names.
+import { z } from 'zod';
+import type { HaveEntry } from './api.ts';
+import { countBits, hasBit } from './bitfield.ts';
+import { blobHaveSchema, decodeBlobs, encodeBits, MAX_HAVE_BLOBS, type DecodedBlobHave } from './have.ts';
+
+/** Holders an answer names per blob besides the claimers (pieces being fetched from the seed). */
+export const HOLDERS_PER_BLOB = 6;
+/** Claimers an answer names per blob at most. */
+export const CLAIMERS_PER_BLOB = 8;
+export const MAX_HOLDERS_BYTES = 1024 * 1024;
+
+const peerSchema = z.strictObject({
+  peer: z.string().min(1).max(128),
+  addrs: z.array(z.string().max(256)).max(16),
+  http: z.string().url().max(256).optional(),
+  /** Per blob: ms since the tracker heard it (claims count only while fresh). */
+  blobs: z.array(blobHaveSchema.extend({ age: z.number().int().min(0).max(1e9) })).max(MAX_HAVE_BLOBS),
+});
+
+export const holdersAnswerSchema = z.strictObject({ v: z.literal(1), peers: z.array(peerSchema).max(4096) });
+export type HoldersAnswer = z.infer<typeof holdersAnswerSchema>;
+
+export interface TrackedHolder {
+  peerId: string;
+  addrs: string[];
+  http?: string;
+  /** Each blob with the time the tracker heard it, on the receiver's clock. */
+  blobs: (DecodedBlobHave & { at: number })[];
+}
+
+/**
+ * Which entries to name for one blob: every fresh claimer (up to CLAIMERS_PER_BLOB: a fetcher must
+ * not take a claimed piece from the seed), then up to HOLDERS_PER_BLOB others at random (spreads
+ * the load over holders; a fetcher polls again while it downloads).
+ */
+export function pickHolders(entries: HaveEntry[], opts: { now: number; claimTtlMs: number; exclude?: string; random?: () => number }): HaveEntry[] {
+  const rnd = opts.random ?? Math.random;
+  const mine = entries.filter((e) => e.peerId !== opts.exclude);
+  const claims = mine.filter((e) => e.fetching && opts.now - e.at < opts.claimTtlMs && countBits(e.fetching, e.pieces) > 0).slice(0, CLAIMERS_PER_BLOB);
+  const rest = mine.filter((e) => !claims.includes(e));
+  for (let i = rest.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [rest[i], rest[j]] = [rest[j]!, rest[i]!];
+  }
+  return [...claims, ...rest.slice(0, HOLDERS_PER_BLOB)];
+}
+
+/** The answer for these entries (any blobs), grouped by holder. */
+export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
+  const byPeer = new Map<string, HoldersAnswer['peers'][number]>();
+  for (const e of entries) {
+    let p = byPeer.get(e.peerId);
+    // Two addresses are plenty to dial it (an agent listens on one); answers are the seed's egress too.
+    if (!p) byPeer.set(e.peerId, (p = { peer: e.peerId, addrs: e.addrs.slice(0, 2), ...(e.http ? { http: e.http } : {}), blobs: [] }));
+    if (p.blobs.length >= MAX_HAVE_BLOBS) continue;
+    const complete = countBits(e.have, e.pieces) === e.pieces;
+    p.blobs.push({
+      sha256: e.sha256,
+      pieces: e.pieces,
+      have: encodeBits(e.have, e.pieces, complete),
+      ...(e.fetching ? { fetching: Buffer.from(e.fetching).toString('base64') } : {}),
+      age: Math.max(0, Math.round(now - e.at)),
+    });
+  }
+  const bytes = Buffer.from(JSON.stringify({ v: 1, peers: [...byPeer.values()] } satisfies HoldersAnswer), 'utf8');
+  if (bytes.length > MAX_HOLDERS_BYTES) throw new RangeError(`holders answer of ${bytes.length} bytes exceeds ${MAX_HOLDERS_BYTES}`);
+  return bytes;
+}
+
+export type HoldersDecode = { ok: true; holders: TrackedHolder[] } | { ok: false; detail: string };
+
+/** Reads an answer; `now` is the receiver's clock (ages become times on it). */
+export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
+  if (bytes.length > MAX_HOLDERS_BYTES) return { ok: false, detail: `oversize (${bytes.length} bytes)` };
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    return { ok: false, detail: 'not JSON' };
+  }
+  const r = holdersAnswerSchema.safeParse(json);
+  if (!r.success) return { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) };
+  const holders: TrackedHolder[] = [];
+  for (const p of r.data.peers) {
+    const blobs = decodeBlobs(p.blobs.map(({ age: _age, ...b }) => b));
+    if (typeof blobs === 'string') return { ok: false, detail: blobs };
+    holders.push({ peerId: p.peer, addrs: p.addrs, ...(p.http ? { http: p.http } : {}), blobs: blobs.map((b, i) => ({ ...b, at: now - p.blobs[i]!.age })) });
+  }
+  return { ok: true, holders };
+}
+
+/**
+ * The tracker's arbitration of seed pieces: `peer` may take piece i from the seed unless another
+ * fresh entry holds it or claims it (a claim counts while its holder's entry is younger than
+ * claimTtlMs). Fetchers learn of claims only when they ask the tracker, so without this two that
+ * start a blob together both take it from the seed (bench:swarm N = 8: seed egress 1.10× → 1.36×).
+ * The seed answers claims one at a time: the first asker wins.
+ */
+export function mayTakeFromSeed(entries: HaveEntry[], opts: { peer: string; index: number; now: number; claimTtlMs: number }): boolean {
+  for (const e of entries) {
+    if (e.peerId === opts.peer || opts.index >= e.pieces) continue;
+    if (hasBit(e.have, opts.index)) return false;
+    if (e.fetching && hasBit(e.fetching, opts.index) && opts.now - e.at < opts.claimTtlMs) return false;
+  }
+  return true;
+}
+
+/**
+ * The seed pieces the tracker granted, so a grant holds until its agent has the piece, gives it up,
+ * or `ttlMs` (the fetcher's seed timeout) passes — not only while its announcements are fresh (a
+ * piece from a busy seed can take longer than a claim's 5 s), and not undone by a push the agent
+ * composed before it heard of the grant (those arrive within `releaseAfterMs`).
+ */
+export class SeedGrants {
+  #bySha = new Map<string, Map<number, { peer: string; at: number }>>();
+  #ttlMs: number;
+  #releaseAfterMs: number;
+  #now: () => number;
+
+  constructor(opts: { ttlMs?: number; releaseAfterMs?: number; now?: () => number } = {}) {
+    this.#ttlMs = opts.ttlMs ?? 30_000;
+    this.#releaseAfterMs = opts.releaseAfterMs ?? 1000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Whether another peer's grant of piece i stands; `entries` are the tracker's fresh entries of the blob. */
+  heldByOther(sha256: string, i: number, peer: string, entries: HaveEntry[]): boolean {
+    const m = this.#bySha.get(sha256);
+    const g = m?.get(i);
+    if (!m || !g || g.peer === peer) return false;
+    const e = entries.find((x) => x.peerId === g.peer);
+    const over = this.#now() - g.at >= this.#ttlMs || !e || hasBit(e.have, i) || (e.at - g.at >= this.#releaseAfterMs && !(e.fetching && hasBit(e.fetching, i)));
+    if (!over) return true;
+    m.delete(i);
+    if (m.size === 0) this.#bySha.delete(sha256);
+    return false;
+  }
+
+  grant(sha256: string, i: number, peer: string): void {
+    let m = this.#bySha.get(sha256);
+    if (!m) this.#bySha.set(sha256, (m = new Map()));
+    m.set(i, { peer, at: this.#now() });
+  }
+
+  /** Grants of a peer that left end now. */
+  forgetPeer(peer: string): void {
+    for (const [sha, m] of this.#bySha) {
+      for (const [i, g] of m) if (g.peer === peer) m.delete(i);
+      if (m.size === 0) this.#bySha.delete(sha);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// The seed as tracker (swarm/blobs/tracker.ts, issue 7) between real libp2p nodes on loopback,
+// gated by enrollments in a real etcd, with the seed's real HTTP artifact route as the fallback:
+// agents that fetch one blob together push what they hold to the seed and ask it for holders, so no
+// agent receives another's announcements (with gossip every agent receives every other's); the
+// seed hands each piece to one agent (its claims), the others take it from that agent; a fetcher
+// learns a bounded number of holders however many hold the blob.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { after, afterEach, before, test } from 'node:test';
+import { Keys } from '../../core/keys.ts';
+import { addMachine } from '../../core/registry/machines.ts';
+import type { Store } from '../../core/store/store.ts';
+import { openStore } from '../../store/connect.ts';
+import { AgentSwarm } from '../../swarm/agent-swarm.ts';
+import { SeedSwarm } from '../../swarm/seed-swarm.ts';
+import type { BlobManifest, BlobService } from '../../swarm/blobs/index.ts';
+import { HOLDERS_PER_BLOB } from '../../swarm/blobs/tracker.ts';
+import { TestEtcd } from '../helpers/etcd.ts';
+import { until } from '../helpers/until.ts';
+import { artifactDir, testServer, type TestServer } from './http-helpers.ts';
+
+const SITE = 'tracker';
+const keys = new Keys('/lpmos/', SITE);
+const MiB = 1024 * 1024;
+const PIECE = 256 * 1024;
+let etcd: TestEtcd;
+let store: Store;
+let http: TestServer;
+let files: Awaited<ReturnType<typeof artifactDir>>;
+let seed: SeedSwarm;
+let seedBlobs: BlobService;
+const stateDir = mkdtempSync(join(tmpdir(), `lpm-tracker-${process.pid}-`));
+const cleanups: (() => Promise<unknown>)[] = [];
+let machines = 0;
+
+before(async () => {
+  etcd = await TestEtcd.start();
+  store = await openStore({ endpoints: etcd.endpoints });
+  files = await artifactDir({ 'crowd-tracker.img': 4 * MiB + 17, 'crowd-gossip.img': 4 * MiB + 29, 'many.img': 2 * MiB + 5 });
+  http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
+  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(stateDir, 'blobs') } });
+  seedBlobs = seed.blobs!;
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  await seed?.stop().catch(() => undefined);
+  await http?.stop().catch(() => undefined);
+  await files?.cleanup();
+  await store?.close();
+  await etcd?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function agent(tracker: boolean): Promise<AgentSwarm> {
+  const machine = `tracker-${process.pid}-${++machines}`;
+  await addMachine(store, keys, { name: machine, macs: [`52:54:00:c4:00:${machines.toString(16).padStart(2, '0')}`] });
+  const swarm = await AgentSwarm.start({
+    store, keys, site: SITE, machine, bootstrap: seed.bootstrapAddrs(), listen: ['/ip4/127.0.0.1/tcp/0'],
+    blobs: { budget: 32 * MiB, http: { host: '127.0.0.1' }, ...(tracker ? {} : { tracker: false }), tuning: { pieceTimeoutMs: 5000 } },
+  });
+  cleanups.push(() => swarm.stop(0));
+  await until(`${machine} connected to the seed`, () => seed.swarm.node.isConnected(swarm.peerId));
+  return swarm;
+}
+
+/** Bytes the seed's HTTP server sent for one artifact, from its access log. */
+function seedBytes(name: string): number {
+  return http.log.filter((l) => l.msg === 'http request' && l.path === `/artifacts/${name}`).reduce((n, l) => n + Number(l.bytes ?? 0), 0);
+}
+
+async function sha256Of(b: BlobService, sha: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of b.store.read(sha)) h.update(c as Uint8Array);
+  return h.digest('hex');
+}
+
+const N = 6;
+
+/** N agents fetch one blob together (seed URL as fallback); what each received and sent. */
+async function crowd(tracker: boolean): Promise<{ agents: AgentSwarm[]; received: () => number[]; sent: number[]; queries: number[]; seedBytes: number; size: number; m: BlobManifest }> {
+  const name = tracker ? 'crowd-tracker.img' : 'crowd-gossip.img';
+  const f = files.files.get(name)!;
+  const m = await seedBlobs.add(join(files.dir, name), { pieceSize: PIECE });
+  const agents: AgentSwarm[] = [];
+  for (let i = 0; i < N; i++) agents.push(await agent(tracker));
+  // Gossip needs its mesh before anything is announced; the tracker needs nothing but the seed.
+  if (!tracker) await until('every agent in the have topic mesh', () => agents.every((a) => a.swarm.node.pubsub.getSubscribers(a.blobs!.announcer.topic).length > 0));
+  const url = `${http.base}/artifacts/${name}`;
+  const rs = await Promise.all(agents.map((a) => a.blobs!.fetch(m, { seedUrl: url })));
+  for (const a of agents) assert.equal(await sha256Of(a.blobs!, m.sha256), f.sha256);
+  await until('seed access log written', () => seedBytes(name) >= rs.reduce((n, r) => n + r.fromSeed, 0));
+  // Announcements of the last pieces are coalesced (≤ 250 ms): let them travel.
+  await new Promise((r) => setTimeout(r, 1000));
+  return {
+    agents,
+    received: () => agents.map((a) => a.blobs!.announcer.stats.received),
+    sent: agents.map((a) => a.blobs!.announcer.stats.sent),
+    queries: agents.map((a) => a.blobs!.tracker.queries),
+    seedBytes: seedBytes(name),
+    size: f.data.length,
+    m,
+  };
+}
+
+test(`${N} agents fetch one blob through the tracker: none receives another's announcement, the seed sends it about once`, async () => {
+  const pushesBefore = seedBlobs.tracker.pushesIn;
+  const t = await crowd(true);
+  const tReceived = t.received();
+  const g = await crowd(false);
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  // Tracker: nothing arrives by gossip; announcements went to the seed, one message each.
+  assert.deepEqual(tReceived, new Array<number>(N).fill(0), 'no announcement reached an agent');
+  // Gossip: each agent's announcements reach the others (the O(N²) the tracker removes).
+  await until(`gossip: every agent received others' announcements`, () => g.received().every((n) => n > 0), 5000, 100);
+  assert.ok(sum(t.sent) > 0);
+  await until('the tracker received every push', () => seedBlobs.tracker.pushesIn - pushesBefore >= sum(t.sent));
+  assert.ok(t.queries.every((q) => q >= 1), `every fetcher asked the tracker: ${t.queries.join(', ')}`);
+  // The seed grants each piece to one agent; the others take it from that agent.
+  assert.ok(t.seedBytes <= 1.5 * t.size, `seed sent ${(t.seedBytes / t.size).toFixed(2)}× the blob (gossip: ${(g.seedBytes / g.size).toFixed(2)}×)`);
+  assert.ok(seedBlobs.tracker.granted >= t.m.pieces.length, `claims granted: ${seedBlobs.tracker.granted}`);
+});
+
+test('a fetcher learns holders from the tracker alone, at most HOLDERS_PER_BLOB of them however many hold the blob', async () => {
+  const name = 'many.img';
+  const f = files.files.get(name)!;
+  const holders: AgentSwarm[] = [];
+  let m: BlobManifest | undefined;
+  for (let i = 0; i < HOLDERS_PER_BLOB + 3; i++) {
+    const h = await agent(true);
+    m = await h.blobs!.add(join(files.dir, name), { pieceSize: PIECE });
+    holders.push(h);
+  }
+  await until('the tracker indexes every holder', () => seedBlobs.holders(m!.sha256).length === holders.length);
+  const fetcher = await agent(true);
+  assert.equal(fetcher.blobs!.holders(m!.sha256).length, 0, 'nothing heard before asking');
+  await fetcher.blobs!.lookup(m!.sha256);
+  const known = fetcher.blobs!.holders(m!.sha256).length;
+  assert.equal(known, HOLDERS_PER_BLOB, `named ${known} of ${holders.length} holders`);
+  const r = await fetcher.blobs!.fetch(m!, { seedUrl: `${http.base}/artifacts/${name}` });
+  assert.equal(r.fromSeed, 0);
+  assert.equal(r.fromPeers, f.data.length);
+  assert.equal(await sha256Of(fetcher.blobs!, m!.sha256), f.sha256);
+  assert.equal(fetcher.blobs!.announcer.stats.received, 0);
+});

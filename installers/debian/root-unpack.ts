@@ -44,7 +44,8 @@ export async function unpackRootImage(image: OpenedRootImage, target: string, si
   } catch (e) {
     onAbort();
     await exited.catch(() => undefined);
-    throw signal.aborted ? e : new LpmosError(ErrorCode.Unavailable, `root image ${image.sha256.slice(0, 12)} not unpacked: ${(e as Error).message}${stderr ? `\ntar: ${stderr.trim().split('\n').slice(-4).join('\n')}` : ''}`, { cause: e });
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : e;
+    throw new LpmosError(ErrorCode.Unavailable, `root image ${image.sha256.slice(0, 12)} not unpacked: ${(e as Error).message}${stderr ? `\ntar: ${stderr.trim().split('\n').slice(-4).join('\n')}` : ''}`, { cause: e });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

@@ -35,22 +35,33 @@ export class SeedRootImages implements RootImageSource {
     const x = this.#o.exchange;
     const room = x ? x.store.budget - x.store.used : 0;
     if (x && (ref.size <= room || x.store.get(ref.sha256)?.complete)) {
-      let last = 0;
-      const r = await x.fetch({ sha256: ref.sha256, size: ref.size }, {
-        seedUrl: url, pin: true, signal,
-        onProgress: (p) => {
-          if (performance.now() - last < 1000) return;
-          last = performance.now();
-          progress({ percent: 0, bytes: p.bytes, message: `root image: ${mib(p.bytes)} of ${mib(p.size)} MiB (${mib(p.fromPeers)} from peers)` });
-        },
-      });
-      this.#o.logger.info({ sha256: ref.sha256, size: ref.size, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers.length }, 'root image fetched through the swarm');
-      return { stream: x.store.read(ref.sha256), size: ref.size, sha256: ref.sha256, via: `swarm (${mib(r.fromPeers)} MiB from peers, ${mib(r.fromSeed)} MiB from the seed)`, close: r.unpin };
+      try {
+        return await this.#viaSwarm(x, ref, url, signal, progress);
+      } catch (e) {
+        // E.g. the boot files were pinned meanwhile and the store is full now: the seed streams it.
+        if (signal.aborted) throw e;
+        this.#o.logger.warn({ err: formatError(e) }, 'root image not fetched through the swarm: streaming it from the seed');
+      }
+    } else {
+      this.#o.logger.info({ size: ref.size, room, budget: x?.store.budget }, 'root image does not fit in the blob store: streaming it from the seed');
     }
-    this.#o.logger.info({ size: ref.size, room, budget: x?.store.budget }, 'root image does not fit in the blob store: streaming it from the seed');
     const res = await fetch(url, { signal });
     if (!res.ok || !res.body) throw new LpmosError(ErrorCode.Unavailable, `${url}: HTTP ${res.status}`);
     return { stream: verified(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), ref), size: ref.size, sha256: ref.sha256, via: 'seed (HTTP)', close: () => undefined };
+  }
+
+  async #viaSwarm(x: BlobExchange, ref: RootImageRef, url: string, signal: AbortSignal, progress: (p: RootImageProgress) => void): Promise<OpenedRootImage> {
+    let last = 0;
+    const r = await x.fetch({ sha256: ref.sha256, size: ref.size }, {
+      seedUrl: url, pin: true, signal,
+      onProgress: (p) => {
+        if (performance.now() - last < 2000) return;
+        last = performance.now();
+        progress({ percent: 0, bytes: p.bytes, message: `root image: ${mib(p.bytes)} of ${mib(p.size)} MiB (${mib(p.fromPeers)} from peers)` });
+      },
+    });
+    this.#o.logger.info({ sha256: ref.sha256, size: ref.size, fromSeed: r.fromSeed, fromPeers: r.fromPeers, peers: r.peers.length }, 'root image fetched through the swarm');
+    return { stream: x.store.read(ref.sha256), size: ref.size, sha256: ref.sha256, via: `swarm (${mib(r.fromPeers)} MiB from peers, ${mib(r.fromSeed)} MiB from the seed)`, close: r.unpin };
   }
 
   /** Asks the seed until the image is built; E_UNAVAILABLE when its build failed or takes too long. */

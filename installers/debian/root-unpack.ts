@@ -32,7 +32,7 @@ export async function unpackRootImage(image: OpenedRootImage, target: string, si
   const count = new Transform({
     transform(chunk: Buffer, _e, cb) {
       read += chunk.length;
-      if (performance.now() - last > 1000) {
+      if (performance.now() - last > 2000) {
         last = performance.now();
         progress({ percent: Math.min(99, Math.floor((read / image.size) * 100)), message: `unpacking the root image from ${image.via}: ${(read / 2 ** 20).toFixed(0)} of ${(image.size / 2 ** 20).toFixed(0)} MiB` });
       }

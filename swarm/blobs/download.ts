@@ -26,6 +26,8 @@ export interface DownloadTuning {
   maxHolderFailures: number;
   /** Peer failures of one piece after which the seed may serve it. */
   seedAfterPeerFailures: number;
+  /** Tracker refusals of one seed piece (none of them explained by a claim or holder we can use) after which we take it anyway. */
+  seedAfterDenials: number;
   /** With no seed URL: give up when no holder has a missing piece for this long, ms. */
   noSourceTimeoutMs: number;
   /** Another peer's claim on a seed piece (`fetching`) is honoured while its last announcement is this fresh, ms. */
@@ -40,6 +42,7 @@ export const DEFAULT_TUNING: DownloadTuning = {
   seedTimeoutMs: 30_000,
   maxHolderFailures: 2,
   seedAfterPeerFailures: 2,
+  seedAfterDenials: 3,
   noSourceTimeoutMs: 10_000,
   claimTtlMs: 5000,
 };
@@ -90,6 +93,12 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const peerFailures = new Map<number, number>();
   /** Seed pieces the tracker refused us, until when (ms): asked again only after that. */
   const denied = new Map<number, number>();
+  /**
+   * Refusals per piece. The tracker refuses while any holder has the piece — also one this fetch
+   * dropped for bad bytes or that answered NOT_FOUND, which it cannot know: after
+   * `seedAfterDenials` refusals with no claim or usable holder in sight the piece comes from the seed.
+   */
+  const denials = new Map<number, number>();
   const holders = new Map<string, Holder>();
   const gone = new Set<string>(); // dropped for bad bytes
   let seedInFlight = 0;
@@ -166,6 +175,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const fromSeed = async (url: string, i: number, forced: boolean): Promise<void> => {
     if (!forced && d.askSeed && !(await d.askSeed(sha, i, n))) {
       denied.set(i, Date.now() + 1000);
+      denials.set(i, (denials.get(i) ?? 0) + 1);
       d.poll?.(sha, true);
       return;
     }
@@ -259,7 +269,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
           seedInFlight++;
           // Not asked of the tracker when peers failed it twice: otherwise a holder that is only slow
           // (benched for a while) makes us wait for it rather than cost the seed another copy.
-          const forced = (peerFailures.get(i) ?? 0) >= t.seedAfterPeerFailures;
+          const forced = (peerFailures.get(i) ?? 0) >= t.seedAfterPeerFailures || (denials.get(i) ?? 0) >= t.seedAfterDenials;
           run(i, 'seed', fromSeed(seedUrl, i, forced));
           started = true;
         }

@@ -17,6 +17,7 @@ import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import type { BlobManifest, BlobService } from '../../swarm/blobs/index.ts';
+import { pieceRange } from '../../swarm/blobs/manifest.ts';
 import { HOLDERS_PER_BLOB } from '../../swarm/blobs/tracker.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
 import { until } from '../helpers/until.ts';
@@ -39,7 +40,7 @@ let machines = 0;
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
-  files = await artifactDir({ 'crowd-tracker.img': 4 * MiB + 17, 'crowd-gossip.img': 4 * MiB + 29, 'many.img': 2 * MiB + 5 });
+  files = await artifactDir({ 'crowd-tracker.img': 4 * MiB + 17, 'crowd-gossip.img': 4 * MiB + 29, 'many.img': 2 * MiB + 5, 'bad.img': MiB + 3 });
   http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
   seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(stateDir, 'blobs') } });
   seedBlobs = seed.blobs!;
@@ -149,4 +150,26 @@ test('a fetcher learns holders from the tracker alone, at most HOLDERS_PER_BLOB 
   assert.equal(r.fromPeers, f.data.length);
   assert.equal(await sha256Of(fetcher.blobs!, m!.sha256), f.sha256);
   assert.equal(fetcher.blobs!.announcer.stats.received, 0);
+});
+
+test('the tracker keeps naming a holder that sent bad bytes (it cannot know): the fetcher still gets the seed to fill in', async () => {
+  const name = 'bad.img';
+  const f = files.files.get(name)!;
+  const m = await seedBlobs.add(join(files.dir, name), { pieceSize: PIECE });
+  const bad = await agent(true);
+  await bad.blobs!.store.open(m);
+  for (let i = 0; i < m.pieces.length; i++) {
+    const r = pieceRange(m, i);
+    const piece = Buffer.from(f.data.subarray(r.start, r.end));
+    piece[0] = piece[0]! ^ 0xff;
+    await bad.blobs!.store.putPiece(m.sha256, i, piece);
+  }
+  await until('the tracker names the bad holder', () => seedBlobs.holders(m.sha256).some((h) => h.peerId === bad.peerId && h.have.every((b) => b !== 0)));
+  const fetcher = await agent(true);
+  // Every seed piece is refused while the bad holder "has" it; after a few refusals the fetcher takes it anyway.
+  const r = await fetcher.blobs!.fetch(m, { seedUrl: `${http.base}/artifacts/${name}`, signal: AbortSignal.timeout(20_000) });
+  assert.deepEqual(r.dropped, [bad.peerId]);
+  assert.equal(r.fromSeed, f.data.length);
+  assert.equal(await sha256Of(fetcher.blobs!, m.sha256), f.sha256);
+  assert.ok(fetcher.blobs!.tracker.claimsDenied >= 1, `refusals: ${fetcher.blobs!.tracker.claimsDenied}`);
 });

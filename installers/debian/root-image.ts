@@ -98,9 +98,13 @@ export function rootPackArgv(root: string): string[] {
   return ['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '--one-file-system', '-C', root, '-cf', '-', '.'];
 }
 
-/** Unpacking it on the machine, into the mounted target. */
+/**
+ * Unpacking it on the machine, into the mounted target. --ignore-zeros: tar reads to the end of its
+ * input instead of stopping at the end-of-archive blocks, so the stream is read whole and its sha256
+ * is checked (root-unpack.ts); stopping early would also break the pipe into tar.
+ */
 export function rootUnpackArgv(target: string): string[] {
-  return ['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '-C', target, '-xpf', '-'];
+  return ['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '--ignore-zeros', '-C', target, '-xpf', '-'];
 }
 
 const list = (v: string | null): string[] => (v ? v.split(',').filter(Boolean) : []);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdDecompress } from 'node:zlib';
-import { ErrorCode, LpmosError } from '../../core/errors.ts';
+import { ErrorCode, isLpmosError, LpmosError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { rootUnpackArgv, type OpenedRootImage, type RootImageProgress } from './root-image.ts';
 
@@ -45,7 +45,8 @@ export async function unpackRootImage(image: OpenedRootImage, target: string, si
     onAbort();
     await exited.catch(() => undefined);
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : e;
-    throw new LpmosError(ErrorCode.Unavailable, `root image ${image.sha256.slice(0, 12)} not unpacked: ${(e as Error).message}${stderr ? `\ntar: ${stderr.trim().split('\n').slice(-4).join('\n')}` : ''}`, { cause: e });
+    // A stream that failed its own check (sha256) keeps its code; anything else is the source going away.
+    throw new LpmosError(isLpmosError(e) ? e.code : ErrorCode.Unavailable, `root image ${image.sha256.slice(0, 12)} not unpacked: ${(e as Error).message}${stderr ? `\ntar: ${stderr.trim().split('\n').slice(-4).join('\n')}` : ''}`, { cause: e });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

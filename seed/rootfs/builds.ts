@@ -86,6 +86,8 @@ export class RootImageBuilds {
     try {
       const ref = rootImageRefSchema.parse(JSON.parse(await readFile(meta, 'utf8')));
       if ((await stat(this.file(key))).size !== ref.size) return undefined;
+      // Built before this seed started: into the swarm as well (once), like a fresh build.
+      if (this.#o.onBuilt) await this.#o.onBuilt(this.file(key), ref);
       this.#ready.set(key, ref);
       return ref;
     } catch (e) {

@@ -22,7 +22,7 @@ export interface SeedSwarmOptions {
   collector?: Pick<CollectorOptions, 'coalesceMs' | 'gapTimeoutMs' | 'logLimit'>;
   /**
    * The blob exchange in the seed's role (swarm/blobs): pieces on disk in `dir`, manifests answered,
-   * agents' announcements relayed and indexed (who holds what, for the boot-storm redirect). Off when absent.
+   * the tracker (agents push what they hold; who holds what also serves the boot-storm redirect). Off when absent.
    */
   blobs?: { dir: string };
 }

@@ -1,8 +1,9 @@
 // The blob exchange of one node (agent or seed), wired from the parts next to this file: the piece
 // store, have announcements and the holder index, the `/lpmos/blob/1.0.0` server, the HTTP piece
 // server, and the fetcher with single-flight per blob. The seed runs it with `role: 'seed'`: it
-// answers manifest queries and relays announcements but neither announces nor serves pieces to
-// peers (agents fall back to its HTTP artifact route, which the stats count as bytes from seed).
+// answers manifest queries and is the tracker (tracker.ts: agents push their announcements to it,
+// ask it for holders and for seed pieces) but neither announces nor serves pieces to peers (agents
+// fall back to its HTTP artifact route, which the stats count as bytes from seed).
 import { open } from 'node:fs/promises';
 import type { PeerId } from '@libp2p/interface';
 import { silentLogger, type Logger } from '../../core/log.ts';

@@ -137,7 +137,7 @@ export interface BlobExchange {
   fetch(blob: BlobManifest | BlobRef, opts?: FetchOptions): Promise<FetchResult>;
   /** Adds a local file as a complete blob (the seed's artifacts, a file an agent already has). */
   add(path: string, opts?: { pieceSize?: number; pin?: boolean }): Promise<BlobManifest>;
-  /** Known holders of a blob (from gossip and have? answers), freshest first. */
+  /** Known holders of a blob (from the tracker's answers, or gossip and have? answers), freshest first. */
   holders(sha256: string): HaveEntry[];
   /** Base URL of this node's HTTP piece server (GET /blobs/<sha256> with Range), when it runs. */
   readonly httpUrl: string | undefined;
@@ -177,8 +177,8 @@ export interface BlobServiceOptions {
   /** Every this many ms, re-announce held blobs not announced for 3 × this (default 10 000). */
   announceEveryMs?: number;
   /**
-   * New pieces of a blob are announced at most once per this many ms (default 250): every gossip
-   * message costs each receiver a signature check, and a crowd downloading at once announces a lot.
+   * New pieces of a blob are announced at most once per this many ms (default 250 on gossip, where
+   * every message costs each receiver a signature check; 100 when pushed to the tracker).
    */
   announcePieceMs?: number;
   /** Agents connect to holders they hear of until they have this many peers besides the seed (default 8). */

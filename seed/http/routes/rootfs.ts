@@ -4,10 +4,10 @@
 //     | 502 {state: failed, code, message} (the build failed; tried again a minute later).
 //   GET|HEAD /rootfs/<key>.tar.zst → the image (Range allowed: the swarm's seed fallback asks per piece).
 // The spec comes in the query (API bodies are not read, server.ts); bad specs are 400 naming the field.
-import send from 'send';
 import { ErrorCode, LpmosError } from '../../../core/errors.ts';
 import { rootfsSpecFromQuery } from '../../../installers/debian/root-image.ts';
-import { HttpError, sendJson, type Handler } from '../context.ts';
+import { sendJson, type Handler } from '../context.ts';
+import { sendFile } from '../send-file.ts';
 
 const FILE = /^\/rootfs\/([0-9a-f]{64})\.tar\.zst$/;
 
@@ -24,16 +24,5 @@ export const rootfsBuild: Handler = async (ctx, app) => {
 export const rootfsFile: Handler = async (ctx, app) => {
   const key = FILE.exec(ctx.url.pathname)?.[1];
   if (!app.rootfs || !key) throw new LpmosError(ErrorCode.NotFound, `no such root image: ${ctx.url.pathname}`);
-  const file = app.rootfs.file(key);
-  const stream = send(ctx.req, `/${key}.tar.zst`, { root: file.slice(0, -(key.length + 9)), etag: true, index: false, acceptRanges: true, lastModified: true, maxAge: 0 });
-  await new Promise<void>((resolve, reject) => {
-    stream.on('error', (err: { status?: number; message?: string; headers?: Record<string, string> }) => {
-      const status = err.status ?? 500;
-      if (status >= 500 || status === 404) reject(new LpmosError(status === 404 ? ErrorCode.NotFound : ErrorCode.Internal, `root image ${key}: ${err.message ?? 'read failed'}`));
-      else reject(new HttpError(status, err.message ?? 'request refused', err.headers ?? {}));
-    });
-    stream.on('stream', (f: NodeJS.ReadableStream) => f.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length)));
-    ctx.res.once('close', () => resolve());
-    stream.pipe(ctx.res);
-  });
+  await sendFile(ctx, app.rootfs.file(key), `root image ${key}`);
 };

@@ -96,6 +96,8 @@ export interface ProvisioningLabOptions {
   mirrorDir?: string;
   /** Where the seed keeps the root images it builds (`--rootfs-dir`), e.g. under ~/.cache: built once per package set. */
   rootfsDir?: string;
+  /** Stop the lab on SIGINT/SIGTERM, then re-raise the signal (tests, benchmarks). */
+  stopOnSignal?: boolean;
   /** More `lpmos seed` arguments (e.g. `--http-cmdline lpmos.shell=ttyS1`). */
   seedArgs?: readonly string[];
 }
@@ -123,6 +125,7 @@ export class ProvisioningLab {
   #uplink: Uplink | undefined;
   #watch: LabProcess | undefined;
   #stopped = false;
+  readonly #unhook: (() => void)[] = [];
 
   private constructor(net: LabNetwork, workDir: string, opts: ProvisioningLabOptions) {
     this.net = net;
@@ -162,6 +165,15 @@ export class ProvisioningLab {
       throw e;
     }
     const lab = new ProvisioningLab(net, workDir, opts);
+    // Interrupted (Ctrl-C, the test runner's SIGTERM on a timeout): VMs, seed and namespace go first,
+    // then the signal takes its usual course. Off for callers that handle signals themselves (the demo).
+    for (const sig of opts.stopOnSignal ? (['SIGINT', 'SIGTERM'] as const) : []) {
+      const onSignal = (): void => {
+        void lab.stop().finally(() => process.kill(process.pid, sig));
+      };
+      process.once(sig, onSignal);
+      lab.#unhook.push(() => process.removeListener(sig, onSignal));
+    }
     try {
       if (opts.uplinkHosts?.length) {
         lab.#uplink = await Uplink.start({ dir: workDir, netns: net.ns, hosts: opts.uplinkHosts, root: opts.root, ...(opts.node ? { node: opts.node } : {}) });
@@ -280,6 +292,7 @@ export class ProvisioningLab {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    for (const u of this.#unhook.splice(0)) u();
     await Promise.all(this.vms.map((vm) => vm.stop().catch(() => undefined)));
     await this.#watch?.stop(1000).catch(() => undefined);
     // The seed stops its managed etcd on SIGTERM; the group kill after the grace period catches the rest.

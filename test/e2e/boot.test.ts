@@ -77,7 +77,8 @@ before(async () => {
     detectAccel(),
   ]);
   accel = choice;
-  lab = await ProvisioningLab.start({ root: ROOT, tftpRoot: assetsDir, artifacts: [ramdisk.dir, assetsDir], accel: accel.accel, suffix: 'e2e' });
+  lab = await ProvisioningLab.start({
+    stopOnSignal: true, root: ROOT, tftpRoot: assetsDir, artifacts: [ramdisk.dir, assetsDir], accel: accel.accel, suffix: 'e2e' });
   for (const def of MACHINES) vms.set(def.name, await lab.addVm(def));
 });
 

@@ -153,6 +153,7 @@ before(async () => {
   accel = choice;
   const hosts = [...new Set(sources.filter((s) => s.uri.startsWith('http://')).map((s) => new URL(s.uri).hostname))];
   lab = await ProvisioningLab.start({
+    stopOnSignal: true,
     root: ROOT, tftpRoot: assetsDir, artifacts: [ramdisk.dir, assetsDir], accel: accel.accel, suffix: 'inst', index: 1,
     uplinkHosts: hosts, mirrorDir: join(lpmosCacheDir(), 'mirror'), rootfsDir: join(lpmosCacheDir(), 'rootfs'), seedArgs: ['--http-cmdline', 'lpmos.shell=ttyS1'],
   });

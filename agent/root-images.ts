@@ -3,15 +3,16 @@
 // fetches it through the blob exchange — pieces from machines that have it, the seed only for what
 // no peer holds — and keeps it pinned while the install unpacks it (so peers installing the same
 // profile take it from here). An image that does not fit in the blob store's memory budget streams
-// from the seed over HTTP instead, its sha256 checked at the end (a mismatch fails the unpack).
+// from the seed over HTTP instead (resumed with Range where a connection breaks), its sha256 checked at
+// the end (a mismatch fails the unpack).
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { rootfsQuery, rootImageRefSchema, type OpenedRootImage, type RootImageProgress, type RootImageRef, type RootImageSource, type RootImageSpec } from '../installers/debian/root-image.ts';
 import type { BlobExchange } from '../swarm/blobs/api.ts';
+import { resumableGet } from './resumable-get.ts';
 
 export interface SeedRootImagesOptions {
   seedUrl: string;
@@ -45,9 +46,8 @@ export class SeedRootImages implements RootImageSource {
     } else {
       this.#o.logger.info({ size: ref.size, room, budget: x?.store.budget }, 'root image does not fit in the blob store: streaming it from the seed');
     }
-    const res = await fetch(url, { signal });
-    if (!res.ok || !res.body) throw new LpmosError(ErrorCode.Unavailable, `${url}: HTTP ${res.status}`);
-    return { stream: verified(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), ref), size: ref.size, sha256: ref.sha256, via: 'seed (HTTP)', close: () => undefined };
+    const body = Readable.from(resumableGet({ url, size: ref.size, signal, log: this.#o.logger }), { objectMode: false });
+    return { stream: verified(body, ref), size: ref.size, sha256: ref.sha256, via: 'seed (HTTP)', close: () => body.destroy() };
   }
 
   async #viaSwarm(x: BlobExchange, ref: RootImageRef, url: string, signal: AbortSignal, progress: (p: RootImageProgress) => void): Promise<OpenedRootImage> {

@@ -88,6 +88,10 @@ export class HttpServer {
   async start(): Promise<void> {
     await this.artifacts.load();
     const server = createServer({ headersTimeout: this.config.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
+    // Node's 5 s keep-alive is shorter than an emulated or busy agent takes to reuse a socket: its next
+    // request then meets a socket the seed just closed ("socket hang up", seen under TCG on piece and
+    // root image requests). Idle sockets cost the seed little; 30 s covers the slow clients.
+    server.keepAliveTimeout = 30_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // A client that hung up mid-request is no bad request: nothing to answer.
       if (err.code === 'ECONNRESET' || !socket.writable) {

@@ -4,7 +4,10 @@
 // - UEFI: OVMF_CODE.fd (read-only) with a per-VM copy of the matching 2 MiB-layout OVMF_VARS.fd (not
 //   the _4M pair). The NIC gets `romfile=` (no option ROM) so OVMF's own PXE client does DHCP + TFTP;
 //   with the ROM, OVMF would run the ROM's iPXE and never use TFTP.
-// The NIC has bootindex 1, the disks none: a blank machine network-boots, as a new server in a rack.
+// The NIC has bootindex 1, the disks 2, 3, …: a blank machine network-boots, as a new server in a rack,
+// and one the seed no longer answers (localboot) starts its disk. OVMF keeps only the boot options that
+// QEMU's boot order names (a disk without a bootindex, and the NVRAM entry GRUB adds, are dropped: seen
+// in test:install, where the installed UEFI machine fell through to the EFI shell).
 import type { Accel } from './accel.ts';
 
 export type Firmware = 'bios' | 'uefi';
@@ -111,7 +114,7 @@ export function qemuArgs(vm: VmSpec): string[] {
   vm.disks.forEach((d, i) => {
     // cache=unsafe: lab disks are throwaway; no host fsync per guest flush under TCG.
     args.push('-drive', `file=${d.file},format=${d.format},if=none,id=disk${i},cache=unsafe,discard=unmap`);
-    args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},bootindex=${i + 2}`);
   });
   return args;
 }

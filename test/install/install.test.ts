@@ -227,7 +227,8 @@ test('PXE → agent → Debian 12 (built by the seed) on disk → first boot: BI
   t.diagnostic(`BIOS installed system: kernel ${biosBoot[1]}, root ${biosBoot[2]}`);
   const uefiBoot = await uefi.waitForSerial(/lpmos: first boot of \S+ on (\S+), root on (\S+)/, MINUTE);
   assert.match(uefiBoot[2]!, /vg0-root|mapper/, 'UEFI root is the LVM volume');
-  const md = await uefi.waitForSerial(/lpmos: mdstat: (md\d+ : active raid1 .*)\n.*\n?.*\[(U+|U_|_U)\]/, MINUTE);
+  // The serial console ends lines with \r\n (and `.` does not match \r).
+  const md = await uefi.waitForSerial(/lpmos: mdstat: (md\d+ : active raid1 [^\r\n]*)\r?\n[^\n]*?\[(U+|U_|_U)\]/, MINUTE);
   t.diagnostic(`(b) installed system /proc/mdstat: ${md[1]} [${md[2]}]`);
   assert.equal(md[2], 'UU', '/proc/mdstat: both halves of the mirror are up');
 });

@@ -224,10 +224,6 @@ export class Seed {
   }
 
   /**
-   * Per-machine pxelinux/GRUB menus over TFTP (seed/tftp/boot-menus.ts), with the same script
-   * settings as the HTTP server's menus: the agent comes from that server, reached on the TFTP address.
-   */
-  /**
    * Root images built from the seed's own mirror (seed/rootfs/builds.ts); with the swarm on, each
    * finished image becomes a blob of the seed's exchange, so machines take its pieces from each other.
    */
@@ -248,6 +244,10 @@ export class Seed {
     return this.#rootfs;
   }
 
+  /**
+   * Per-machine pxelinux/GRUB menus over TFTP (seed/tftp/boot-menus.ts), with the same script
+   * settings as the HTTP server's menus: the agent comes from that server, reached on the TFTP address.
+   */
   async #tftpMenus(http: HttpServer, tftpAddress: string): Promise<DynamicFiles> {
     const { BootMenus } = await import('./tftp/boot-menus.ts');
     const { storeBootPort } = await import('./tftp/machine-port.ts');

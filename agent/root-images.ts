@@ -5,10 +5,10 @@
 // profile take it from here). An image that does not fit in the blob store's memory budget streams
 // from the seed over HTTP instead (resumed with Range where a connection breaks), its sha256 checked at
 // the end (a mismatch fails the unpack).
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, formatError, LpmosError } from '../core/errors.ts';
+import { hashingStream } from '../core/hash-stream.ts';
 import type { Logger } from '../core/log.ts';
 import { rootfsQuery, rootImageRefSchema, type OpenedRootImage, type RootImageProgress, type RootImageRef, type RootImageSource, type RootImageSpec } from '../installers/debian/root-image.ts';
 import type { BlobExchange } from '../swarm/blobs/api.ts';
@@ -95,19 +95,9 @@ const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
 
 /** Passes the bytes through; fails the stream at its end when they are not the image's. */
 function verified(src: Readable, ref: RootImageRef): Readable {
-  const hash = createHash('sha256');
-  let size = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-    flush(cb) {
-      const got = hash.digest('hex');
-      cb(got === ref.sha256 && size === ref.size ? null : new LpmosError(ErrorCode.Validation, `root image ${ref.key}: got ${size} bytes with sha256 ${got}, expected ${ref.size} bytes with ${ref.sha256}`));
-    },
-  });
-  src.on('error', (e) => t.destroy(e));
-  return src.pipe(t);
+  const { stream } = hashingStream((got) => (got.sha256 === ref.sha256 && got.size === ref.size
+    ? undefined
+    : new LpmosError(ErrorCode.Validation, `root image ${ref.key}: got ${got.size} bytes with sha256 ${got.sha256}, expected ${ref.size} bytes with ${ref.sha256}`)));
+  src.on('error', (e) => stream.destroy(e));
+  return src.pipe(stream);
 }

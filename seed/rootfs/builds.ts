@@ -4,15 +4,14 @@
 // take the pieces from each other. Builds run one at a time (each is a debootstrap: disk and CPU);
 // a request for an image under way or queued gets `building`; a failed build is remembered for a
 // minute (so a crowd of machines does not restart it in a loop) and then tried again.
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { constants, createZstdCompress } from 'node:zlib';
 import { ErrorCode, formatError, isLpmosError, LpmosError } from '../../core/errors.ts';
+import { hashingStream } from '../../core/hash-stream.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { mustRun } from '../../installers/exec.ts';
 import { normalizeRootImageSpec, ROOT_FINISH_SCRIPT, rootBuildArgv, rootImageKey, rootImageRefSchema, rootPackArgv, type RootImageAnswer, type RootImageRef, type RootImageSpec } from '../../installers/debian/root-image.ts';
@@ -153,20 +152,12 @@ export class RootImageBuilds {
       tar.on('error', reject);
       tar.on('close', (code) => resolve(code ?? 1));
     });
-    const hash = createHash('sha256');
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const hashed = hashingStream();
     // One thread: Node 24's zstd with ZSTD_c_nbWorkers fails larger streams ("stream.push() after EOF", measured).
     const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: this.#o.level ?? 6 } });
-    await pipeline(tar.stdout, zstd, count, createWriteStream(out), { signal });
+    await pipeline(tar.stdout, zstd, hashed.stream, createWriteStream(out), { signal });
     const code = await exited;
     if (code !== 0) throw new LpmosError(ErrorCode.Internal, `tar of the built root failed (exit ${code}): ${stderr.trim().split('\n').slice(-4).join('\n')}`);
-    return { sha256: hash.digest('hex'), size };
+    return hashed.result();
   }
 }

@@ -14,7 +14,7 @@ import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
 import { emptyBits, setBit } from './bitfield.ts';
 import { HaveDiscovery } from './discover.ts';
-import { decodeHave, encodeHave } from './have.ts';
+import { encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
@@ -23,7 +23,8 @@ import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest
 import { p2pClaim, p2pHolders, p2pManifest, p2pPiece, p2pPush } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
-import { decodeHolders, encodeHolders, mayTakeFromSeed, pickHolders, SeedGrants } from './tracker.ts';
+import { decodeHolders } from './tracker.ts';
+import { TrackerServer } from './tracker-server.ts';
 import { UploadLimiter } from './upload-limit.ts';
 
 export interface BlobServiceExtras {
@@ -94,8 +95,8 @@ export class BlobService implements BlobExchange {
   #bad = new Set<string>();
   /** Tracker mode: when each blob's holders were last asked of the tracker (ms). */
   #polled = new Map<string, number>();
-  /** The tracker's side: seed pieces granted and not yet delivered. */
-  #grants = new SeedGrants();
+  /** The tracker's side (the seed), when this service is the seed's. */
+  #trackerServer: TrackerServer | undefined;
   #claimErrorsInRow = 0;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
   readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
@@ -140,6 +141,8 @@ export class BlobService implements BlobExchange {
       timeoutMs: tracker ? Math.max(opts.discoverMs ?? 1000, 5000) : (opts.discoverMs ?? 1000),
       ...(tracker ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tracker, shas, signal) } : {}),
     });
+    const ts = agent ? undefined : new TrackerServer({ index: this.index, claimTtlMs: this.#tuning.claimTtlMs, counters: this.tracker, ...(opts.allowed ? { allowed: opts.allowed } : {}) });
+    this.#trackerServer = ts;
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
       store: opts.store,
@@ -147,13 +150,13 @@ export class BlobService implements BlobExchange {
       stats: this.stats,
       haveFor: (blobs) => encodeHave(agent ? this.announcer.haveFor(blobs) : { v: 1, addrs: [], blobs: [] }),
       servePieces: agent,
-      ...(agent
-        ? {}
-        : {
-            onPush: (peer: string, body: Uint8Array) => this.#onPush(peer, body),
-            holdersFor: (peer: string, blobs: string[]) => this.#holdersFor(peer, blobs),
-            claim: (peer: string, sha: string, i: number, pieces: number) => this.#grant(peer, sha, i, pieces),
-          }),
+      ...(ts
+        ? {
+            onPush: (peer: string, body: Uint8Array) => ts.onPush(peer, body),
+            holdersFor: (peer: string, blobs: string[]) => ts.holdersFor(peer, blobs),
+            claim: (peer: string, sha: string, i: number, pieces: number) => ts.grant(peer, sha, i, pieces),
+          }
+        : {}),
       log: this.#log,
     });
     if (opts.http && agent) this.#http = new HttpBlobServer({ store: opts.store, limiter: this.limiter, stats: this.stats, log: this.#log });
@@ -184,7 +187,7 @@ export class BlobService implements BlobExchange {
   /** A peer we lost our connection to is not offered as a holder until it announces again. */
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.index.forgetPeer(evt.detail.toString());
-    this.#grants.forgetPeer(evt.detail.toString());
+    this.#trackerServer?.forgetPeer(evt.detail.toString());
   };
 
   async stop(): Promise<void> {
@@ -194,41 +197,6 @@ export class BlobService implements BlobExchange {
     this.announcer.stop();
     await this.#p2p.stop();
     await this.#http?.stop();
-  }
-
-  /** The tracker's side: an agent's announcement, pushed to us (its author is the connection's peer). */
-  #onPush(peer: string, body: Uint8Array): boolean {
-    const r = decodeHave(body);
-    if (!r.ok || (this.#o.allowed && !this.#o.allowed(peer))) {
-      this.tracker.pushesRejected++;
-      return false;
-    }
-    this.tracker.pushesIn++;
-    this.index.update(peer, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, r.msg.gone ?? []);
-    return true;
-  }
-
-  /** The tracker's side: a few holders of each blob (every fresh claimer, then some at random). */
-  #holdersFor(peer: string, blobs: string[]): Uint8Array {
-    this.tracker.queriesIn++;
-    const now = Date.now();
-    return encodeHolders(
-      blobs.flatMap((sha) => pickHolders(this.index.holders(sha), { now, claimTtlMs: this.#tuning.claimTtlMs, exclude: peer })),
-      now,
-    );
-  }
-
-  /** The tracker's side: may this peer take piece i from the seed? Recorded as its claim when it may. */
-  #grant(peer: string, sha: string, i: number, pieces: number): boolean {
-    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) return false;
-    const entries = this.index.holders(sha);
-    const ok = !this.#grants.heldByOther(sha, i, peer, entries) && mayTakeFromSeed(entries, { peer, index: i, now: Date.now(), claimTtlMs: this.#tuning.claimTtlMs });
-    if (ok) {
-      this.tracker.granted++;
-      this.#grants.grant(sha, i, peer);
-      this.index.claim(peer, sha, pieces, i);
-    } else this.tracker.denied++;
-    return ok;
   }
 
   /** The agent's side: asks the tracker who holds these blobs; the answer goes into the index. */

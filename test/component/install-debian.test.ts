@@ -11,25 +11,37 @@
 // then runs every step for real except that its `os` step unpacks that tarball.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LpmosError } from '../../core/errors.ts';
 import { Keys } from '../../core/keys.ts';
 import type { Disk } from '../../core/model/inventory.ts';
-import type { Profile } from '../../core/model/profile.ts';
+import { profileSchema, type Profile } from '../../core/model/profile.ts';
 import type { Store } from '../../core/store/store.ts';
 import { StoreCheckpoint } from '../../installers/checkpoint.ts';
 import { LocalExecutor } from '../../installers/executor.ts';
 import { debootstrapScript } from '../../installers/debian/debootstrap.ts';
 import { install, planInstall, type InstallPlan } from '../../installers/install.ts';
+import { tableMatches } from '../../installers/plan/probes.ts';
 import type { Action, InstallSpec, Step } from '../../installers/plan/types.ts';
+import type { RootImageSpec } from '../../installers/debian/root-image.ts';
 import { runPlan, type ProgressEvent } from '../../installers/runner.ts';
 import { openStore } from '../../store/connect.ts';
+import { SeedRootImages } from '../../agent/root-images.ts';
+import { silentLogger } from '../../core/log.ts';
+import { startHttp, type HttpServer } from '../../seed/http/server.ts';
+import { MirrorCache } from '../../seed/mirror/cache.ts';
+import { parseMirrorSetting, readHostSources } from '../../seed/mirror/setting.ts';
+import { RootImageBuilds } from '../../seed/rootfs/builds.ts';
+import { MemoryStore } from '../../store/memory.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
-import { GiB, biosProfile, checkInstalled, detachLoops, hostMirror, loopDisk, loopSkip, sh, unmountAll } from '../helpers/loop-install.ts';
 
+const GiB = 2 ** 30;
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3ZXnWcYvS0Yx9pHnCq2Ufb8Zt0f6mGZQk1pZlJ5y3 ops@example';
+const HASH = '$6$lpmos$2WzIUxNGfCvpzTtNfxFEfmxh3jNFP/DYtNA0ZWBKqkeZy9MfOc2Gbv2K3Ww0AmYpHB7Gyy0U2HZmWmMGAhUxX.';
 const name = `lpmos-inst-${process.pid}`;
 const work = join(existsSync('/dev/shm') ? '/dev/shm' : '/tmp', name);
 const target = join(work, 'target');
@@ -37,6 +49,78 @@ const inspect = join(work, 'inspect');
 const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lpmos', 'apt-cache');
 const keys = new Keys('/lpmos/', `install-${process.pid}`);
 const loops: string[] = [];
+
+process.env.MTOOLS_SKIP_CHECK = '1'; // mtools: do not insist on a partition-table-free FAT geometry
+const sh = (cmd: string, args: string[], input?: string): string => execFileSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
+const trySh = (cmd: string, args: string[]): void => {
+  try {
+    sh(cmd, args);
+  } catch { /* cleanup: best effort */ }
+};
+
+/** The Debian mirror of this host's apt sources (deb822 or one-line format). */
+function hostMirror(): string {
+  const files = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].filter(existsSync);
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    const m = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m.exec(text);
+    if (m?.[1]) return m[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+function loopDisk(file: string, size: number): Disk {
+  rmSync(file, { force: true });
+  sh('truncate', ['-s', String(size), file]);
+  const dev = sh('losetup', ['--find', '--show', file]).trim();
+  loops.push(dev);
+  trySh('partx', ['-d', dev]); // partitions a previous user of this loop device left registered
+  return { name: dev.slice(5), path: dev, sizeBytes: size, model: null, vendor: null, serial: null, wwn: null, rotational: false, removable: false, transport: null, byPath: null, hctl: null, logicalSectorBytes: 512, physicalSectorBytes: 512 };
+}
+
+/** Unmounts everything under `dir`, children first; lazily only what stays busy (a lazy unmount keeps the filesystem in use). */
+function unmountAll(dir: string): void {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((d) => d === dir || d.startsWith(`${dir}/`));
+  for (const m of mounts.reverse()) {
+    let ok = false;
+    for (let i = 0; i < 10 && !ok; i++) {
+      try {
+        sh('umount', [m]);
+        ok = true;
+      } catch {
+        execFileSync('sleep', ['0.3']);
+      }
+    }
+    if (!ok) trySh('umount', ['--lazy', m]);
+  }
+}
+
+/**
+ * Mounts `device` read-only at `dir`. The install's unmount step may have had to detach the target
+ * lazily (a process still had it open, seen on a loaded machine): the filesystem stays in use until that
+ * process ends, so wait up to 60 s, and fail naming the processes that hold it.
+ */
+function mountWhenFree(device: string, dir: string): void {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    try {
+      sh('mount', ['-o', 'ro', device, dir]);
+      return;
+    } catch (e) {
+      if (Date.now() > end) {
+        const holders = (() => {
+          try {
+            return execFileSync('fuser', ['-vm', device], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+          } catch (f) {
+            return String((f as { stderr?: unknown }).stderr ?? '');
+          }
+        })();
+        throw new Error(`${device} still in use 60 s after the install unmounted it: ${(e as Error).message}\n${holders}`, { cause: e });
+      }
+      execFileSync('sleep', ['1']);
+    }
+  }
+}
 
 /** Pids whose command line mentions `text` (the killed debootstrap names its target). */
 function processesUsing(text: string): number[] {
@@ -49,8 +133,24 @@ function processesUsing(text: string): number[] {
   }).map(Number);
 }
 
+const biosProfile = (wipe: boolean, extra: object = {}): Profile => profileSchema.parse({
+  kind: 'Profile', name: 'loop-bios', os: { name: 'debian', version: '12' },
+  storage: {
+    disks: [{ id: 'd0', wipe }],
+    partitions: [{ id: 'bios', disk: 'd0', size: '1MiB', type: 'bios-boot' }, { id: 'esp', disk: 'd0', size: '64MiB', type: 'esp' }, { id: 'swap', disk: 'd0', size: '128MiB', type: 'swap' }, { id: 'root', disk: 'd0', size: 'rest' }],
+    filesystems: [{ device: 'esp', type: 'vfat', mount: '/boot/efi' }, { device: 'swap', type: 'swap' }, { device: 'root', type: 'ext4', mount: '/' }],
+  },
+  network: { hostname: 'loop-01', interfaces: [{ match: 'boot', dhcp: true }] },
+  rootPasswordHash: HASH,
+  users: [{ name: 'ops', sshKeys: [KEY], sudo: true }],
+  ...extra,
+});
 
 const spec = (): InstallSpec => ({ machine: 'loop-01', firmware: 'bios', mirror: hostMirror(), target, cacheDir, hostname: 'loop-01', seedUrl: 'http://127.0.0.1:9' });
+const tools = ['losetup', 'sgdisk', 'sfdisk', 'partx', 'debootstrap', 'mkfs.vfat', 'mcopy', 'wipefs'];
+const missing = tools.filter((t) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, t))));
+const skip = process.getuid?.() !== 0 ? 'needs root (loop devices, mounts)' : missing.length ? `missing tools: ${missing.join(', ')} (scripts/apt-packages.txt)` : false;
+
 
 const rootCache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lpmos', 'install-root');
 
@@ -112,8 +212,69 @@ function withCachedOs(plan: InstallPlan, file: string): InstallPlan {
   return { ...plan, steps: plan.steps.map((x): Step => (x.id === 'os' ? { ...x, actions: (f) => x.actions(f).map(unpack) } : x)) };
 }
 
+/** The image spec the plan's os step asks the seed for. */
+function osStepImage(plan: InstallPlan): RootImageSpec {
+  const a = plan.steps.find((x) => x.id === 'os')!.actions({ uuids: {}, efivars: false }).find((x) => x.kind === 'rootfs');
+  assert.ok(a?.kind === 'rootfs', 'the os step unpacks a seed-built root');
+  return a.spec;
+}
 
-describe('install to a loop disk on this machine', { skip: loopSkip, timeout: 40 * 60_000 }, () => {
+/**
+ * The installed system on disk `d`, as it would boot: partition table, fstab by UUID, kernel, initramfs,
+ * GRUB (BIOS core image, grub.cfg with root=UUID, both EFI loaders), hostname, users and keys.
+ */
+function checkInstalled(plan: InstallPlan, d: Disk, machine: string, more: (root: string) => void): void {
+  const hostname = plan.steps.find((x) => x.id === 'configure')!.title.replace(/^configure /, '');
+  // The partition table is the planned one.
+  const table = sh('sfdisk', ['--json', d.path]);
+  assert.ok(tableMatches(table, 'gpt', plan.layout.partitions), table);
+  const parts = (JSON.parse(table) as { partitiontable: { partitions: { start: number; size: number }[] } }).partitiontable.partitions;
+  assert.deepEqual(parts.map((p) => [p.start * 512, p.size * 512]), plan.layout.partitions.map((p) => [p.start, p.size]));
+  // The installed system, as it would boot.
+  const root = plan.layout.filesystems.find((f) => f.mount === '/')!;
+  mountWhenFree(root.device, inspect);
+  try {
+    const fstab = readFileSync(join(inspect, 'etc/fstab'), 'utf8');
+    for (const f of plan.layout.filesystems) {
+      const uuid = sh('blkid', ['-p', '-o', 'value', '-s', 'UUID', f.device]).trim();
+      assert.match(fstab, new RegExp(`^UUID=${uuid}\\s+${f.mount ?? 'none'}\\s+${f.type}\\s`, 'm'), `${f.device} by UUID in fstab`);
+    }
+    const boot = readdirSync(join(inspect, 'boot'));
+    assert.ok(boot.some((f) => /^vmlinuz-\d/.test(f)), `kernel in /boot: ${boot.join(' ')}`);
+    assert.ok(boot.some((f) => /^initrd\.img-\d/.test(f)), 'initramfs in /boot');
+    assert.ok(statSync(join(inspect, 'boot/grub/i386-pc/core.img')).size > 10_000, 'GRUB core.img');
+    const cfg = readFileSync(join(inspect, 'boot/grub/grub.cfg'), 'utf8');
+    assert.match(cfg, new RegExp(`root=UUID=${sh('blkid', ['-p', '-o', 'value', '-s', 'UUID', root.device]).trim()}`));
+    assert.equal(readFileSync(join(inspect, 'etc/hostname'), 'utf8'), `${hostname}\n`);
+    assert.equal(readFileSync(join(inspect, 'home/ops/.ssh/authorized_keys'), 'utf8'), `${KEY}\n`);
+    const passwd = readFileSync(join(inspect, 'etc/passwd'), 'utf8');
+    const uid = Number(/^ops:x:(\d+):/m.exec(passwd)?.[1]);
+    assert.ok(uid >= 1000, 'user ops exists');
+    assert.equal(statSync(join(inspect, 'home/ops/.ssh/authorized_keys')).uid, uid, 'authorized_keys belongs to ops');
+    assert.equal(statSync(join(inspect, 'home/ops/.ssh/authorized_keys')).mode & 0o777, 0o600);
+    assert.match(readFileSync(join(inspect, 'etc/group'), 'utf8'), /^sudo:x:\d+:ops$/m);
+    assert.ok(readFileSync(join(inspect, 'etc/shadow'), 'utf8').startsWith(`root:${HASH}:`), 'root password hash');
+    // An absolute link inside the installed system: read it, do not follow it on this host.
+    assert.equal(readlinkSync(join(inspect, 'etc/systemd/system/multi-user.target.wants/lpmos-firstboot.service')), '/etc/systemd/system/lpmos-firstboot.service', 'first-boot unit enabled');
+    assert.match(readFileSync(join(inspect, 'usr/local/sbin/lpmos-firstboot'), 'utf8'), new RegExp(`path='/api/v1/firstboot\\?machine=${machine}'`));
+    assert.ok(!existsSync(join(inspect, 'usr/sbin/policy-rc.d')), 'the install-time policy-rc.d is gone');
+    more(inspect);
+  } finally {
+    sh('umount', [inspect]);
+  }
+  // GRUB's BIOS boot code: in the MBR and in the BIOS boot partition.
+  const mbr = execFileSync('dd', [`if=${d.path}`, 'bs=512', 'count=1', 'status=none']);
+  assert.equal(mbr.readUInt16LE(510), 0xaa55);
+  assert.ok(mbr.includes(Buffer.from('GRUB')), 'GRUB boot.img in the MBR');
+  const biosPart = execFileSync('dd', [`if=${plan.layout.partitions[0]!.device}`, 'bs=64k', 'count=1', 'status=none']);
+  assert.ok(biosPart.some((b) => b !== 0), 'core.img in the BIOS boot partition');
+  // UEFI: the named loader and the removable-media fallback on the ESP.
+  const efi = sh('mdir', ['-i', plan.layout.partitions[1]!.device, '-b', '-/', '::/EFI']);
+  assert.match(efi, /EFI\/BOOT\/BOOTX64\.EFI/i);
+  assert.match(efi, /EFI\/debian\/grubx64\.efi/i);
+}
+
+describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 }, () => {
   let etcd: TestEtcd;
   let store: Store;
   before(async () => {
@@ -127,14 +288,17 @@ describe('install to a loop disk on this machine', { skip: loopSkip, timeout: 40
     unmountAll(inspect);
     unmountAll(target);
     unmountAll(join(work, 'root-build'));
-    detachLoops(loops);
+    for (const l of loops) {
+      trySh('partx', ['-d', l]);
+      trySh('losetup', ['-d', l]);
+    }
     rmSync(work, { recursive: true, force: true });
     await store?.close();
     await etcd?.stop();
   });
 
   it('refuses a disk that holds data without wipe: true, naming the disk and what is on it; nothing is written', async () => {
-    const d = loopDisk(join(work, 'data.img'), 4 * GiB, loops);
+    const d = loopDisk(join(work, 'data.img'), 4 * GiB);
     sh('sgdisk', ['--new=1:1M:+100M', '--new=2:0:0', d.path]);
     sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', '-L', 'precious', `${d.path}p2`]);
@@ -157,7 +321,7 @@ describe('install to a loop disk on this machine', { skip: loopSkip, timeout: 40
 
   // Timeouts per test: npm test's --test-timeout (10 min) would otherwise apply to each of them.
   it('never touches a disk in use, not even with wipe: true', async () => {
-    const d = loopDisk(join(work, 'busy.img'), 2 * GiB, loops);
+    const d = loopDisk(join(work, 'busy.img'), 2 * GiB);
     sh('sgdisk', ['--new=1:1M:0', d.path]);
     sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', `${d.path}p1`]);
@@ -187,7 +351,7 @@ describe('install to a loop disk on this machine', { skip: loopSkip, timeout: 40
   });
 
   it('installs Debian 12 (GPT, BIOS boot + ESP, swap, ext4): stopped in the os step, resumed, booted files in place', { timeout: 40 * 60_000 }, async () => {
-    const d = loopDisk(join(work, 'disk1.img'), 4 * GiB, loops);
+    const d = loopDisk(join(work, 'disk1.img'), 4 * GiB);
     // Yesterday's install on the disk: wipe: true lets the plan erase it.
     sh('sgdisk', ['--new=1:1M:+300M', d.path]);
     const s = spec();
@@ -233,10 +397,65 @@ describe('install to a loop disk on this machine', { skip: loopSkip, timeout: 40
     assert.deepEqual(second.filter((e) => e.state !== 'progress').map((e) => `${e.step}:${e.state}`).slice(-4), ['unmount:start', 'unmount:done', 'done:start', 'done:done']);
     assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(` ${target}`), 'nothing left mounted under the target');
 
-    checkInstalled(plan, d, 'loop-01', inspect, (root) => {
+    checkInstalled(plan, d, 'loop-01', (root) => {
       assert.equal(readFileSync(join(root, 'etc/motd'), 'utf8'), 'installed by loop-01\n', 'post-install script ran in the chroot');
       assert.ok(existsSync(join(root, 'root/agent-was-here')), 'post-install script ran on the agent with $TARGET');
     });
     console.log(`# install from cached root: stopped after ${timing.aborted} ms, resumed run ${timing.resumed} ms`);
+  });
+
+  it('installs from a root the seed built once (POST /rootfs, debootstrap on the seed from its mirror): stopped mid-unpack, resumed', { timeout: 40 * 60_000 }, async () => {
+    // The seed: its HTTP server with the apt mirror (cached under ~/.cache/lpmos/mirror) and root
+    // images kept under ~/.cache/lpmos/rootfs (a second run finds this package set built).
+    const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lpmos');
+    const mirror = new MirrorCache({ dir: join(cache, 'mirror'), upstreams: parseMirrorSetting('auto', await readHostSources()), logger: silentLogger() });
+    // The seed builds from its own mirror, over HTTP (called once the server below listens).
+    const builds = new RootImageBuilds({ dir: join(cache, 'rootfs'), mirrorUrl: (os) => `http://127.0.0.1:${http.port}/mirror/${os}` });
+    const http: HttpServer = await startHttp({ port: 0, address: '127.0.0.1' }, { logger: silentLogger(), store: new MemoryStore(), keys: new Keys(), site: 'default', prefix: '/lpmos/', etcdEndpoints: ['http://127.0.0.1:2379'], mirror, rootfs: builds });
+    try {
+      const d = loopDisk(join(work, 'disk2.img'), 4 * GiB);
+      const s: InstallSpec = { ...spec(), machine: 'loop-02', rootImages: true, seedUrl: `http://127.0.0.1:${http.port}` };
+      const plan = planInstall(biosProfile(true), new Map([['d0', d]]), s);
+      const images = new SeedRootImages({ seedUrl: s.seedUrl!, logger: silentLogger(), pollMs: 1000 });
+      const osStep = plan.steps.find((x) => x.id === 'os')!;
+      assert.match(osStep.title, /built by the seed/);
+
+      // Run 1: stopped once the unpack has begun (the seed builds first, when it has not yet).
+      const ac = new AbortController();
+      let poll: NodeJS.Timeout | undefined;
+      const seen: ProgressEvent[] = [];
+      let t0 = Date.now();
+      await assert.rejects(install({ store, keys, plan, spec: s, images, signal: ac.signal, onProgress: (e) => {
+        seen.push(e);
+        if (e.step === 'os' && e.state === 'progress' && /unpacking the root image/.test(e.message ?? '') && !poll) {
+          poll = setInterval(() => {
+            if (existsSync(join(target, 'usr/bin'))) ac.abort(new Error('agent killed'));
+          }, 20);
+        }
+      } }), /agent killed/);
+      clearInterval(poll);
+      const aborted = Date.now() - t0;
+      assert.ok(!existsSync(join(target, 'var/lib/lpmos/os.done')), 'stopped before the unpack finished');
+      unmountAll(target);
+      const ref = await builds.request(osStepImage(plan));
+      assert.equal(ref.state, 'ready', 'the seed kept the image it built');
+
+      // Run 2: resumed; the os step starts from an emptied root and unpacks the same image.
+      t0 = Date.now();
+      const r = await install({ store, keys, plan, spec: s, images, signal: AbortSignal.timeout(20 * 60_000) });
+      const resumed = Date.now() - t0;
+      assert.deepEqual(r.ran, ['mount', 'os', 'configure', 'bootloader', 'unmount', 'done']);
+      assert.ok(builds.built <= 1, 'built at most once');
+      checkInstalled(plan, d, 'loop-02', (root) => {
+        assert.match(readFileSync(join(root, 'etc/machine-id'), 'utf8'), /^[0-9a-f]{32}\n$/, 'a machine-id of its own');
+        assert.ok(existsSync(join(root, 'etc/ssh/ssh_host_ed25519_key')), 'SSH host keys of its own');
+        assert.ok(!readdirSync(join(root, 'var/cache/apt/archives')).some((f) => f.endsWith('.deb')), 'no package files in the image');
+      });
+      const building = seen.filter((e) => /the seed builds the root image/.test(e.message ?? '')).length;
+      console.log(`# seed-built root (${ref.state === 'ready' ? `${(ref.image.size / 2 ** 20).toFixed(0)} MiB, built in ${ref.image.buildSeconds} s` : '?'}; ${building ? 'built during this run' : 'found built'}): stopped after ${aborted} ms, resumed run ${resumed} ms`);
+    } finally {
+      await http.stop();
+      await builds.stop();
+    }
   });
 });

@@ -22,6 +22,8 @@ export const seedConfigSchema = z.object({
   tftpAddress: z.ipv4({ message: 'must be an IPv4 address (the provisioning address)' }).optional(),
   tftpPort: z.coerce.number().int().min(0).max(65535).default(69),
   tftpMaxTransfers: z.coerce.number().int().min(1).max(10000).default(256),
+  /** Lock-step transfer running alone: µs the TFTP worker waits awake for each ACK before sleeping (0: never). */
+  tftpSpinUs: z.coerce.number().int().min(0).max(10_000).default(1000),
   prefix: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must start with "/" and hold only letters, digits, ".", "_", "-", "/"').default(DEFAULT_PREFIX),
   // HTTP (seed/http/config.ts checks the values): started when a port or an artifact dir is given.
   httpPort: z.coerce.number().int().min(0).max(65535).optional(),

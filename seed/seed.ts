@@ -156,7 +156,7 @@ export class Seed {
         if (!address) throw new LpmosError(ErrorCode.Usage, '--tftp-root needs --tftp-address (or --address): the provisioning address to serve on, never every interface by accident');
         const { startTftp } = await import('./tftp/server.ts');
         this.#tftp = await startTftp(
-          { root: c.tftpRoot, address, port: c.tftpPort, maxTransfers: c.tftpMaxTransfers },
+          { root: c.tftpRoot, address, port: c.tftpPort, maxTransfers: c.tftpMaxTransfers, spinUs: c.tftpSpinUs },
           { log: this.#log.child({ component: 'tftp' }), ...(signal ? { signal } : {}), ...(this.#http ? { dynamic: await this.#tftpMenus(this.#http, address) } : {}) },
         );
       }

@@ -1,6 +1,6 @@
 // Configuration of the seed's TFTP server (DESIGN §5.7: one typed schema, flags name the field).
 // Flags: --tftp-root DIR, --tftp-address, --tftp-port, --tftp-max-transfers, --tftp-timeout-ms,
-// --tftp-retries, --tftp-deadline-s, --tftp-max-blksize, --tftp-max-windowsize.
+// --tftp-retries, --tftp-deadline-s, --tftp-max-blksize, --tftp-max-windowsize, --tftp-spin-us.
 import { z } from 'zod';
 import { MAX_BLKSIZE, MIN_BLKSIZE } from './options.ts';
 
@@ -32,6 +32,12 @@ export const tftpConfigSchema = z.strictObject({
    * the client's datagrams (SO_INCOMING_CPU), so each block's wake-up stays on one CPU.
    */
   followCpu: z.boolean().default(true),
+  /**
+   * Worker engine, lock-step transfer running alone: wait for each ACK awake (polling the socket)
+   * for up to this many µs before sleeping; 0 never. A client slower than that several times in a
+   * row is waited for asleep (and followCpu applies) for the next 256 blocks.
+   */
+  spinUs: z.number().int().min(0).max(10_000).default(1000),
   /** Largest window granted (RFC 7440). */
   maxWindowsize: z.number().int().min(1).max(65535).default(64),
 });

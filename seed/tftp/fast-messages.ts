@@ -19,6 +19,8 @@ export interface FastStart {
   deadlineMs: number;
   /** Run on the CPU the client's datagrams arrive on while this is the only transfer (lock-step). */
   followCpu: boolean;
+  /** While this is the only transfer, wait for each ACK awake for up to this long (µs) before sleeping. */
+  spinUs: number;
 }
 export interface FastAbort {
   type: 'abort';
@@ -42,5 +44,7 @@ export interface FastEnd {
   acked: number;
   retransmits: number;
   dropped: number;
+  /** Awake waits for an ACK (spinUs), and how many of them caught it; absent when none ran. */
+  awake?: { waits: number; caught: number };
   error?: { code: number; message: string };
 }

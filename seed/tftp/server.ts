@@ -265,6 +265,7 @@ export class TftpServer {
         deadlineMs: this.config.deadlineMs,
         // Windows keep both CPUs busy (one sends, one receives); lock-step only waits for wake-ups.
         followCpu: this.config.followCpu && negotiated.windowsize === 1,
+        spinUs: negotiated.windowsize === 1 ? this.config.spinUs : 0,
       });
       slot.cancel = run.cancel;
       const r = await run.done;
@@ -272,7 +273,7 @@ export class TftpServer {
       this.metrics.dropped += r.dropped;
       // the worker sent an ERROR itself for these
       if (r.result === 'timeout' || r.result === 'deadline' || r.result === 'shutdown' || r.result === 'read-error') this.metrics.errors++;
-      recordEnd({ metrics: this.metrics, negotiated, source, file: req.filename, client, log: this.#deps.log }, r.result, Number(process.hrtime.bigint() - t0) / 1e9, r.acked, r.error);
+      recordEnd({ metrics: this.metrics, negotiated, source, file: req.filename, client, log: this.#deps.log }, r.result, Number(process.hrtime.bigint() - t0) / 1e9, r.acked, r.error, r.awake);
     } finally {
       await source.close();
     }

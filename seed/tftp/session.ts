@@ -250,6 +250,7 @@ export function recordEnd(
   seconds: number,
   acked: number,
   error?: { code: number; message: string },
+  awake?: { waits: number; caught: number },
 ): void {
   const { metrics, negotiated, source, file, client, log } = i;
   const bytes = result === 'completed' ? source.size : Math.min(source.size, acked * negotiated.blksize);
@@ -259,7 +260,7 @@ export function recordEnd(
   } else metrics.failed++;
   // One JSON line per finished transfer (pino writes JSON when not on a terminal).
   log.info(
-    { event: 'tftp.transfer', client: `${client.address}:${client.port}`, file, bytes, seconds: Math.round(seconds * 1e6) / 1e6, blksize: negotiated.blksize, windowsize: negotiated.windowsize, result, ...(error ? { error } : {}) },
+    { event: 'tftp.transfer', client: `${client.address}:${client.port}`, file, bytes, seconds: Math.round(seconds * 1e6) / 1e6, blksize: negotiated.blksize, windowsize: negotiated.windowsize, result, ...(awake ? { awake } : {}), ...(error ? { error } : {}) },
     'tftp transfer finished',
   );
 }

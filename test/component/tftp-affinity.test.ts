@@ -94,7 +94,8 @@ describe('the worker follows a lock-step client', { skip }, () => {
     root = join(tmp.dir, 'root');
     await mkdir(root);
     sum = await randomFile(join(root, 'f8'), 8 * 1024 * 1024);
-    server = await startTftp({ root, address: '127.0.0.1', port: 0 }, { log: silentLogger() });
+    // Following applies while the worker waits asleep (an awake wait would keep the client off its CPU).
+    server = await startTftp({ root, address: '127.0.0.1', port: 0, spinUs: 0 }, { log: silentLogger() });
     still = await startTftp({ root, address: '127.0.0.1', port: 0, followCpu: false }, { log: silentLogger() });
   });
 

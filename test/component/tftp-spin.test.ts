@@ -1,0 +1,128 @@
+// The fast path's awake wait (config `spinUs`): a lock-step transfer running alone polls its socket
+// for the next ACK for up to spinUs before it sleeps in recv(2). A client that answers within that
+// has its ACKs caught awake; a slow client is given up on after 8 misses in a row and waited for
+// asleep for the next 256 blocks, so it costs the seed a few milliseconds of spinning, not a core.
+// The finished transfer's log line says how many awake waits ran and how many caught the ACK.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { createLogger } from '../../core/log.ts';
+import { encodeAck, encodeRequest } from '../../seed/tftp/packet.ts';
+import { startTftp, type TftpServer } from '../../seed/tftp/server.ts';
+import { clients, RawClient, run, sha256File, tempDir } from './tftp-helpers.ts';
+
+interface TransferLine {
+  event: string;
+  file: string;
+  result: string;
+  awake?: { waits: number; caught: number };
+}
+
+describe('awake wait for ACKs (spinUs)', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let root: string;
+  const lines: TransferLine[] = [];
+  const servers: TftpServer[] = [];
+  let slowSum: string;
+  /** 300 blocks of 512 bytes (the last one short). */
+  const slowBytes = 299 * 512 + 100;
+
+  async function server(spinUs: number): Promise<TftpServer> {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as TransferLine);
+        cb();
+      },
+    });
+    const s = await startTftp({ root, address: '127.0.0.1', port: 0, spinUs }, { log: createLogger({ format: 'json', level: 'info', destination: sink }) });
+    servers.push(s);
+    return s;
+  }
+
+  /** The log line of the transfer of `file` that finished last. */
+  async function lineOf(file: string): Promise<TransferLine> {
+    for (let i = 0; i < 100; i++) {
+      const l = lines.filter((x) => x.event === 'tftp.transfer' && x.file === file).at(-1);
+      if (l) return l;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no transfer line for ${file}`);
+  }
+
+  before(async () => {
+    tmp = await tempDir('spin');
+    root = join(tmp.dir, 'root');
+    await mkdir(root);
+    const fast = randomBytes(4 * 1024 * 1024);
+    await writeFile(join(root, 'fast'), fast);
+    const slow = randomBytes(slowBytes);
+    await writeFile(join(root, 'slow'), slow);
+    slowSum = createHash('sha256').update(slow).digest('hex');
+  });
+
+  after(async () => {
+    for (const s of servers) await s.stop();
+    await tmp?.cleanup();
+  });
+
+  test('a client on this host answers within the wait: ACKs are caught awake, the file arrives whole', async () => {
+    const s = await server(1000);
+    const out = join(tmp.dir, 'fast.out');
+    const [cmd, args] = clients['curl --tftp-no-options']!(s.port, 'fast', out);
+    const r = await run(cmd, args, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(out), await sha256File(join(root, 'fast')));
+    const l = await lineOf('fast');
+    assert.equal(l.result, 'completed');
+    assert.ok(l.awake, 'the log line counts awake waits');
+    // 8192 blocks: a loaded machine makes some waits miss, but a local client answers most in 1 ms.
+    assert.ok(l.awake.caught > 0 && l.awake.caught <= l.awake.waits, JSON.stringify(l.awake));
+  });
+
+  test('a client slower than the wait: given up on after 8 misses, asleep for the next 256 blocks', async () => {
+    const s = await server(500);
+    const c = await new RawClient().open();
+    try {
+      await c.send(encodeRequest('rrq', 'slow', 'octet'), s.port);
+      let got = 0;
+      const hash = createHash('sha256');
+      for (let block = 1; ; block++) {
+        const { packet, port } = await c.waitFor(got + 1);
+        got++;
+        assert.equal(packet.op, 'data');
+        if (packet.op !== 'data') break;
+        assert.equal(packet.block, block);
+        hash.update(packet.data);
+        await new Promise((r) => setTimeout(r, 2)); // ≥ 2 ms per ACK: slower than the 0.5 ms wait
+        await c.send(encodeAck(block), port);
+        if (packet.data.length < 512) break;
+      }
+      assert.equal(hash.digest('hex'), slowSum);
+    } finally {
+      c.close();
+    }
+    const l = await lineOf('slow');
+    assert.equal(l.result, 'completed');
+    // 300 ACKs: 8 missed waits, 256 blocks asleep, 8 more misses (blocks 265–272), asleep to the end:
+    // 16 waits. An ACK later than the 5 ms receive timeout on a loaded host adds a wait (and may be
+    // caught by it); waiting awake for every ACK would be 300.
+    assert.ok(l.awake, 'the log line counts awake waits');
+    assert.ok(l.awake.waits >= 16 && l.awake.waits <= 32, JSON.stringify(l.awake));
+    assert.ok(l.awake.caught <= 4, JSON.stringify(l.awake));
+  });
+
+  test('spinUs 0: never awake', async () => {
+    const s = await server(0);
+    const out = join(tmp.dir, 'off.out');
+    const [cmd, args] = clients['curl --tftp-no-options']!(s.port, 'slow', out);
+    const r = await run(cmd, args, 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(out), slowSum);
+    const l = await lineOf('slow');
+    assert.equal(l.result, 'completed');
+    assert.equal(l.awake, undefined);
+  });
+});

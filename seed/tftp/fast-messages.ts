@@ -19,7 +19,7 @@ export interface FastStart {
   deadlineMs: number;
   /** Run on the CPU the client's datagrams arrive on while this is the only transfer (lock-step). */
   followCpu: boolean;
-  /** While this is the only transfer, wait for each ACK awake for up to this long (µs) before sleeping. */
+  /** While this is the only transfer, an ACK may be waited for awake for up to this long (µs; wait-mode.ts); 0: always asleep. */
   spinUs: number;
 }
 export interface FastAbort {
@@ -44,7 +44,7 @@ export interface FastEnd {
   acked: number;
   retransmits: number;
   dropped: number;
-  /** Awake waits for an ACK (spinUs), and how many of them caught it; absent when none ran. */
-  awake?: { waits: number; caught: number };
+  /** Awake waits for an ACK (spinUs), how many caught it, and how often each mode won a run (wait-mode.ts); absent when none ran. */
+  awake?: { waits: number; caught: number; runs: { awake: number; asleep: number } };
   error?: { code: number; message: string };
 }

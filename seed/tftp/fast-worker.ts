@@ -7,10 +7,10 @@
 // A lock-step transfer costs one round trip per block, and on a small machine the round trip is
 // mostly wake-ups, so with a single transfer running the loop does the least per block: a
 // blocking recv(2) (SO_RCVTIMEO) instead of poll(2) + recv(2), the next blocks read from the file
-// before it waits instead of after the ACK, and the thread waits for a fast client's ACK awake
-// (polls the socket for up to `spinUs`) rather than asleep: waking a sleeping thread is the
-// costliest part of a round trip on a virtual machine. While a client answers slower than that,
-// the thread sleeps in recv(2) and runs on the CPU the client's datagrams arrive on (affinity.ts).
+// before it waits instead of after the ACK, and it waits for the ACK either awake (polling the
+// socket for up to `spinUs`: waking a sleeping thread is the costliest part of a round trip on a
+// virtual machine) or asleep on the CPU the client's datagrams arrive on (affinity.ts), whichever
+// the transfer measures to be faster (wait-mode.ts).
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { CpuFollower } from './affinity.ts';
@@ -18,6 +18,7 @@ import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, P
 import { encodeError, TftpErrorCode } from './packet.ts';
 import type { SessionResult } from './session.ts';
 import type { FastAbort, FastCancel, FastEnd, FastRetransmit, FastStart } from './fast-messages.ts';
+import { WaitChooser } from './wait-mode.ts';
 import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
 
 
@@ -51,12 +52,10 @@ interface T {
   /** The object `queue` points to while blocks are queued. */
   window: { next: number; to: number };
   followCpu: boolean;
-  /** Longest awake wait for an ACK, ms (0: never). */
+  /** Longest awake wait for an ACK, ms. */
   spinMs: number;
-  /** Awake waits in a row that ended without the ACK. */
-  spinMisses: number;
-  /** Blocks left before awake waiting is tried again after SPIN_GIVE_UP misses in a row. */
-  spinPause: number;
+  /** Awake or asleep (spinUs > 0, lock-step, the only transfer). */
+  wait: WaitChooser | null;
   /** Awake waits so far, and those that caught the ACK. */
   spins: number;
   spinHits: number;
@@ -71,9 +70,6 @@ const libc = loadLibc();
 const cpu = new CpuFollower();
 /** The client's CPU is looked up on the first datagram and every this many after it. */
 const FOLLOW_EVERY = 16;
-/** Awake waits in a row that find no ACK before the transfer waits asleep for SPIN_PAUSE blocks. */
-const SPIN_GIVE_UP = 8;
-const SPIN_PAUSE = 256;
 const transfers = new Map<number, T>();
 const rbuf = Buffer.alloc(2048);
 let pfds = Buffer.alloc(8 * 64);
@@ -94,7 +90,8 @@ function end(t: T, result: SessionResult, error?: { code: number; message: strin
   listDirty = true;
   t.chunks.clear();
   t.spare = [];
-  post({ type: 'end', id: t.id, result, acked: t.s.acked, retransmits: t.retransmits, dropped: t.dropped, ...(t.spins > 0 ? { awake: { waits: t.spins, caught: t.spinHits } } : {}), ...(error ? { error } : {}) });
+  const awake = t.wait && t.spins > 0 ? { awake: { waits: t.spins, caught: t.spinHits, runs: { ...t.wait.chosen } } } : {};
+  post({ type: 'end', id: t.id, result, acked: t.s.acked, retransmits: t.retransmits, dropped: t.dropped, ...awake, ...(error ? { error } : {}) });
 }
 
 function fail(t: T, result: SessionResult, code: number, message: string): void {
@@ -263,55 +260,48 @@ function received(t: T, n: number, now: number): void {
     if (e !== EAGAIN && e !== EINTR) end(t, 'socket-error', { code: 0, message: `recv failed, errno ${e}` }); // e.g. ICMP port unreachable: the client is gone
     return;
   }
-  // Awake waiting and following the client's CPU exclude each other: a thread that spins on the
-  // client's CPU keeps the client off it.
-  if (t.followCpu && transfers.size === 1 && !spinning(t) && t.received++ % FOLLOW_EVERY === 0) cpu.follow(t.sock);
+  // Following the client's CPU is for waiting asleep: a thread polling on the client's CPU keeps the client off it.
+  if (t.followCpu && transfers.size === 1 && t.wait?.mode !== 'awake' && t.received++ % FOLLOW_EVERY === 0) cpu.follow(t.sock);
   onDatagram(t, n, now);
 }
 
-function spinning(t: T): boolean {
-  return t.spinMs > 0 && t.spinPause === 0;
-}
-
 /**
- * Polls the socket for up to spinMs: the ACK's bytes, or -1 when none came (errno EAGAIN) or the
- * call failed (errno left for the caller). Keeps count of misses; after SPIN_GIVE_UP in a row the
- * client is taken as slow and the next SPIN_PAUSE blocks are waited for asleep.
+ * Polls the socket for up to spinMs: the datagram's bytes, or -1 when none came (the chooser is
+ * told) or the call failed (errno left for the caller).
  */
-function spin(t: T): number {
+function spin(t: T, wait: WaitChooser): number {
   const until = performance.now() + t.spinMs;
   t.spins++;
   let n: number;
   do {
     n = libc.recv(t.sock, rbuf, rbuf.length, MSG_DONTWAIT);
-    if (n >= 0 || libc.errno() !== EAGAIN) {
-      t.spinMisses = 0;
-      if (n >= 0) t.spinHits++;
+    if (n >= 0) {
+      t.spinHits++;
       return n;
     }
+    if (libc.errno() !== EAGAIN) return n;
   } while (performance.now() < until);
-  if (++t.spinMisses >= SPIN_GIVE_UP) {
-    t.spinMisses = 0;
-    t.spinPause = SPIN_PAUSE;
-  }
+  wait.missed();
   return -1;
 }
 
 /**
  * The only transfer, its window sent: the next blocks are read, then the thread waits for the ACK,
- * first awake (spin), then in one blocking recv(2) (SO_RCVTIMEO bounds it, so timers and the
- * thread's messages still get their turn).
+ * awake or asleep as the chooser says (wait-mode.ts); asleep, and after an awake wait that found
+ * nothing, in one blocking recv(2) (SO_RCVTIMEO bounds it, so timers and the thread's messages
+ * still get their turn).
  */
 function solo(t: T): void {
   // try/catch inline rather than guard(): no closures allocated per block (this runs once per block).
   try {
     prefetch(t);
     if (t.ended) return;
-    let n = -1;
-    if (spinning(t)) n = spin(t);
-    else if (t.spinPause > 0) t.spinPause--;
+    const wait = t.wait;
+    let n = wait?.mode === 'awake' ? spin(t, wait) : -1;
+    const caught = n >= 0;
     if (n < 0) n = libc.recv(t.sock, rbuf, rbuf.length, 0);
     const now = performance.now();
+    if (n >= 0) wait?.ack(now, caught);
     received(t, n, now);
     if (!t.ended) timers(t, now);
   } catch (e) {
@@ -412,8 +402,7 @@ function start(m: FastStart): void {
     window: { next: 0, to: 0 },
     followCpu: m.followCpu,
     spinMs: m.spinUs / 1000,
-    spinMisses: 0,
-    spinPause: 0,
+    wait: m.spinUs > 0 ? new WaitChooser() : null,
     spins: 0,
     spinHits: 0,
     received: 0,

@@ -250,7 +250,7 @@ export function recordEnd(
   seconds: number,
   acked: number,
   error?: { code: number; message: string },
-  awake?: { waits: number; caught: number },
+  awake?: { waits: number; caught: number; runs: { awake: number; asleep: number } },
 ): void {
   const { metrics, negotiated, source, file, client, log } = i;
   const bytes = result === 'completed' ? source.size : Math.min(source.size, acked * negotiated.blksize);

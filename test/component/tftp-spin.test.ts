@@ -1,8 +1,9 @@
-// The fast path's awake wait (config `spinUs`): a lock-step transfer running alone polls its socket
-// for the next ACK for up to spinUs before it sleeps in recv(2). A client that answers within that
-// has its ACKs caught awake; a slow client is given up on after 8 misses in a row and waited for
-// asleep for the next 256 blocks, so it costs the seed a few milliseconds of spinning, not a core.
-// The finished transfer's log line says how many awake waits ran and how many caught the ACK.
+// The fast path's awake wait (config `spinUs`, seed/tftp/wait-mode.ts): a lock-step transfer
+// running alone measures 128 ACKs waited for awake (polling its socket for up to spinUs), then 128
+// asleep, and keeps the faster for 2048. A client that answers within the wait has its ACKs caught
+// awake; a slow client ends the awake probe after 8 misses in a row and is waited for asleep, so it
+// costs the seed a few milliseconds of polling, not a core. The finished transfer's log line says
+// how many awake waits ran, how many caught the ACK, and which mode won each run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ interface TransferLine {
   event: string;
   file: string;
   result: string;
-  awake?: { waits: number; caught: number };
+  awake?: { waits: number; caught: number; runs: { awake: number; asleep: number } };
 }
 
 describe('awake wait for ACKs (spinUs)', () => {
@@ -80,9 +81,11 @@ describe('awake wait for ACKs (spinUs)', () => {
     assert.ok(l.awake, 'the log line counts awake waits');
     // 8192 blocks: a loaded machine makes some waits miss, but a local client answers most in 1 ms.
     assert.ok(l.awake.caught > 0 && l.awake.caught <= l.awake.waits, JSON.stringify(l.awake));
+    // Probes of 256 ACKs and runs of 2048: at least 3 runs, won by either mode (the host decides).
+    assert.ok(l.awake.runs.awake + l.awake.runs.asleep >= 3, JSON.stringify(l.awake));
   });
 
-  test('a client slower than the wait: given up on after 8 misses, asleep for the next 256 blocks', async () => {
+  test('a client slower than the wait: 8 misses end the awake probe, asleep wins the run', async () => {
     const s = await server(500);
     const c = await new RawClient().open();
     try {
@@ -106,12 +109,13 @@ describe('awake wait for ACKs (spinUs)', () => {
     }
     const l = await lineOf('slow');
     assert.equal(l.result, 'completed');
-    // 300 ACKs: 8 missed waits, 256 blocks asleep, 8 more misses (blocks 265–272), asleep to the end:
-    // 16 waits. An ACK later than the 5 ms receive timeout on a loaded host adds a wait (and may be
-    // caught by it); waiting awake for every ACK would be 300.
+    // 300 ACKs: 8 missed awake waits, then 128 asleep, then a run of 2048 asleep: 8 waits. An ACK
+    // later than the 5 ms receive timeout on a loaded host adds a wait (and may be caught by it);
+    // waiting awake for every ACK would be 300.
     assert.ok(l.awake, 'the log line counts awake waits');
-    assert.ok(l.awake.waits >= 16 && l.awake.waits <= 32, JSON.stringify(l.awake));
+    assert.ok(l.awake.waits >= 8 && l.awake.waits <= 16, JSON.stringify(l.awake));
     assert.ok(l.awake.caught <= 4, JSON.stringify(l.awake));
+    assert.deepEqual(l.awake.runs, { awake: 0, asleep: 1 });
   });
 
   test('spinUs 0: never awake', async () => {

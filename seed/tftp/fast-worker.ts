@@ -297,7 +297,9 @@ function solo(t: T): void {
     prefetch(t);
     if (t.ended) return;
     const wait = t.wait;
-    let n = wait?.mode === 'awake' ? spin(t, wait) : -1;
+    const awake = wait?.mode === 'awake';
+    if (awake) cpu.release(); // pinned while asleep: polling on the client's CPU would keep the client off it (no-op when not pinned)
+    let n = awake ? spin(t, wait) : -1;
     const caught = n >= 0;
     if (n < 0) n = libc.recv(t.sock, rbuf, rbuf.length, 0);
     const now = performance.now();

@@ -1,6 +1,7 @@
 // `node bench/blob-transport.ts`: how fast piece bytes move between two swarm nodes on loopback, over
 // a libp2p stream (`/lpmos/blob/1.0.0`: TCP + noise + yamux) and over the holder's plain HTTP piece
-// server — the measurement behind the transport decision in swarm/README.md.
+// server — the measurement behind the transport decision in swarm/README.md. HTTP twice: through
+// node:http (`node:http`) and through the fetcher's own range client (`http`, range-client.ts).
 //
 // The holder runs in a child process (its own CPU accounting); the requester pulls every piece of
 // an N MiB blob in memory, K pieces in flight, through the same client code the fetcher uses, and
@@ -15,7 +16,8 @@ import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../core/log.ts';
 import { DEFAULT_PIECE_SIZE } from '../swarm/blobs/api.ts';
-import { httpRange } from '../swarm/blobs/http-client.ts';
+import { httpAgent, httpRange } from '../swarm/blobs/http-client.ts';
+import { RangeClient } from '../swarm/blobs/range-client.ts';
 import { HttpBlobServer } from '../swarm/blobs/http-server.ts';
 import { manifestOf, pieceRange } from '../swarm/blobs/manifest.ts';
 import { MemoryPieceStore } from '../swarm/blobs/memory-store.ts';
@@ -83,11 +85,16 @@ async function requester(): Promise<void> {
         const r = pieceRange(m, i);
         return p2pPiece(node.libp2p, target, m.sha256, i, r.end - r.start, AbortSignal.timeout(60_000));
       },
+      'node:http': (i) => {
+        const r = pieceRange(m, i);
+        return httpRange(`${hello.url}/${m.sha256}`, r.start, r.end, m.size, AbortSignal.timeout(60_000), httpAgent);
+      },
       http: (i) => {
         const r = pieceRange(m, i);
-        return httpRange(`${hello.url}/${m.sha256}`, r.start, r.end, m.size, AbortSignal.timeout(60_000));
+        return rangeClient.get(`${hello.url}/${m.sha256}`, r.start, r.end, m.size, AbortSignal.timeout(60_000));
       },
     };
+    const rangeClient = new RangeClient();
     const pull = async (fetchPiece: (i: number) => Promise<Uint8Array>, k: number): Promise<void> => {
       let nextPiece = 0;
       let bytes = 0;
@@ -107,7 +114,7 @@ async function requester(): Promise<void> {
     console.log('transport  in-flight   MiB/s   requester CPU ms/MiB   holder CPU ms/MiB   both');
     const results: Record<string, number> = {};
     for (const k of inflights) {
-      const runs: Record<string, { rate: number; req: number; hold: number }[]> = { libp2p: [], http: [] };
+      const runs: Record<string, { rate: number; req: number; hold: number }[]> = Object.fromEntries(Object.keys(get).map((t) => [t, []]));
       for (let r = 0; r < reps; r++) {
         for (const t of Object.keys(get)) {
           const c0 = cpuMs();
@@ -132,6 +139,7 @@ async function requester(): Promise<void> {
     createHash('sha256').update(sample).digest();
     console.log(`sha256 verification (both transports): ${((cpuMs() - h0) / 64).toFixed(2)} CPU ms/MiB`);
     for (const k of inflights) console.log(`http / libp2p at ${k} in flight: ${(results[`http/${k}`]! / results[`libp2p/${k}`]!).toFixed(2)}×`);
+    rangeClient.close();
     await node.stop();
   } finally {
     child.stdin!.write('stop\n');

@@ -10,11 +10,14 @@
 // (total set size, default every package), BENCH_BLOB_MIB (default 64), BENCH_DEBS (default
 // ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
 // per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
-// BENCH_PROF_DIR (agent 1 of each phase writes a V8 CPU profile there), BENCH_FORCE=1 (skip the memory check).
+// BENCH_IDLE_S (seconds the agents' idle CPU is measured after a phase, default 5),
+// BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
+// from go to the last done), BENCH_FORCE=1 (skip the memory check).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { homedir, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fastTempBase } from '../test/helpers/etcd.ts';
 import { Lab } from '../test/helpers/netns.ts';
@@ -23,6 +26,7 @@ import { busyBetween, CORES, sampleCpu } from './swarm/cpu.ts';
 import { agentIp, createNet, SEED_IP, seedTxBytes, type BenchNet } from './swarm/net.ts';
 import { Worker } from './swarm/proc.ts';
 import type { AgentConfig } from './swarm/agent.ts';
+import type { CpuSplit } from './swarm/profile.ts';
 import type { AgentDone, AgentFailed, AgentReady, SeedReady, SeedStats } from './swarm/proto.ts';
 import { buildSet, type BuiltSet } from './swarm/set.ts';
 
@@ -36,7 +40,8 @@ const modes = (process.env.BENCH_MODES ?? 'swarm,http').split(',') as ('swarm' |
 const parallel = Number(process.env.BENCH_PAR ?? 4);
 const order = (process.env.BENCH_ORDER ?? 'random') as 'random' | 'same';
 const json = process.env.BENCH_JSON === '1';
-/** Agent 1 of every phase writes a V8 CPU profile here. */
+/** Agent 1 and the seed write V8 CPU profiles of every phase here. */
+const idleMs = Number(process.env.BENCH_IDLE_S ?? 5) * 1000;
 const profDir = process.env.BENCH_PROF_DIR;
 const SITE = 'bench';
 const here = import.meta.dirname;
@@ -61,8 +66,9 @@ interface Phase {
   haveReceived: number;
   /** Tracker counters summed over agents, and the seed's (`seed.` prefix) during the phase. */
   tracker: Record<string, number>;
-  /** Largest peak RSS of one agent, bytes. */
+  /** Largest peak RSS of one agent, bytes, and its largest V8 heap at done. */
   agentPeakRss: number;
+  agentHeap: number;
   /** Medians over agents: one fetch of a file under 1 MiB, and of the largest file, s. */
   smallFile: number;
   biggestFile: number;
@@ -72,6 +78,12 @@ interface Phase {
   startSeconds: number;
   slowestStart: number;
   cpu: { machineShare: number; machineCoreSeconds: number; agentsCoreSeconds: number; seedCoreSeconds: number; oursShare: number; agentMsPerMiB: number };
+  /** Agents' CPU (go → own done, summed) and the seed's, by kind and thread (bench/swarm/profile.ts), s. */
+  split: { agents: CpuSplit; seed: CpuSplit | undefined };
+  /** CPU of one agent with nothing to fetch (after the phase), ms per second. */
+  agentIdleMsPerS: number;
+  /** Agents' range GETs (summed): responses, body chunks, bytes. */
+  http: { responses: number; chunks: number; bytes: number };
   /** Link use: seed's average send rate over its capacity; agents' average receive rate over theirs. */
   seedLinkUse: number;
   agentLinkUse: number;
@@ -144,9 +156,9 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         bootstrap: ready.bootstrap,
         parallel,
         order,
+        ...(profDir && j === 1 ? { profile: join(profDir, `agent-1-${mode}-n${n}.cpuprofile`) } : {}),
       };
-      const prof = profDir && j === 1 ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=agent-1-${mode}-n${n}.cpuprofile`] : [];
-      started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }, prof));
+      started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
     }
     agents.push(...started);
     for (const m of await Promise.all(started.map((a) => a.next<AgentReady | AgentFailed>(['agent-ready', 'agent-failed'], 180_000)))) {
@@ -160,6 +172,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const tx0 = seedTxBytes(lab, net);
   const cpu0 = sampleCpu();
   const agentCpu0 = agents.map((a) => a.cpuSeconds());
+  if (profDir) seed.send({ type: 'profile-start' });
   const at = Date.now();
   for (const a of agents) a.send({ type: 'go', at });
   const timeoutMs = Math.max(600_000, bound.seconds * 40_000);
@@ -178,9 +191,14 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   );
   const cpu1 = sampleCpu();
   const tx1 = seedTxBytes(lab, net);
+  if (profDir) seed.send({ type: 'profile-stop', path: join(profDir, `seed-${mode}-n${n}.cpuprofile`) });
   const s1 = await seedStats(seed);
   const agentCpu = agents.reduce((sum, a, i) => sum + a.cpuSeconds() - agentCpu0[i]!, 0);
   const rss = Math.max(...agents.map((a) => a.peakRss()));
+  // What an agent costs when it has nothing to fetch (timers, heartbeats, etcd): part of every CPU-per-MiB figure.
+  const idle0 = agents.map((a) => a.cpuSeconds());
+  await sleep(idleMs);
+  const agentIdleMsPerS = (agents.reduce((sum, a, i) => sum + a.cpuSeconds() - idle0[i]!, 0) * 1000) / n / (idleMs / 1000);
   await Promise.all(agents.map((a) => a.stop()));
   const finishes = dones.map((d) => (d.end - at) / 1000);
   const makespan = Math.max(...finishes);
@@ -214,16 +232,35 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     haveReceived: dones.reduce((s, d) => s + d.haveReceived, 0),
     tracker: sumCounters([...dones.map((d) => d.tracker ?? {}), diffCounters(s1.tracker ?? {}, s0.tracker ?? {}, 'seed.')]),
     agentPeakRss: rss,
+    agentHeap: Math.max(...dones.map((d) => d.heapUsed ?? 0)),
     smallFile: median(dones.map((d) => d.smallFileSeconds)),
     biggestFile: median(dones.map((d) => d.biggestFileSeconds)),
     finish: { min: Math.min(...finishes), median: median(finishes), max: makespan },
     startSeconds,
     slowestStart: Math.max(...readies.map((r) => r.startMs)) / 1000,
     cpu: { machineShare: machine.share, machineCoreSeconds: machine.coreSeconds, agentsCoreSeconds: agentCpu, seedCoreSeconds: (s1.cpuMicros - s0.cpuMicros) / 1e6, oursShare: ours, agentMsPerMiB: (agentCpu * 1000) / ((n * set.bytes) / MiB) },
+    agentIdleMsPerS,
+    split: { agents: sumSplits(dones.map((d) => d.split)), seed: s1.split && s0.split ? diffSplit(s1.split, s0.split) : undefined },
+    http: { responses: dones.reduce((x, d) => x + (d.http?.responses ?? 0), 0), chunks: dones.reduce((x, d) => x + (d.http?.chunks ?? 0), 0), bytes: dones.reduce((x, d) => x + (d.http?.bytes ?? 0), 0) },
     seedLinkUse,
     agentLinkUse,
     limit,
   };
+}
+
+const ZERO: CpuSplit = { user: 0, system: 0, main: 0, other: 0, gc: 0, gcMajor: 0 };
+
+function sumSplits(xs: (CpuSplit | undefined)[]): CpuSplit {
+  return xs.reduce<CpuSplit>((a, x) => (x ? { user: a.user + x.user, system: a.system + x.system, main: a.main + x.main, other: a.other + x.other, gc: a.gc + x.gc, gcMajor: a.gcMajor + (x.gcMajor ?? 0), byThread: sumCounters([a.byThread ?? {}, x.byThread ?? {}]) } : a), ZERO);
+}
+
+function diffSplit(a: CpuSplit, b: CpuSplit): CpuSplit {
+  return { user: a.user - b.user, system: a.system - b.system, main: a.main - b.main, other: a.other - b.other, gc: a.gc - b.gc, gcMajor: (a.gcMajor ?? 0) - (b.gcMajor ?? 0) };
+}
+
+function splitText(x: CpuSplit): string {
+  const threads = Object.entries(x.byThread ?? {}).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  return `user ${x.user.toFixed(1)} s, system ${x.system.toFixed(1)} s; main thread ${x.main.toFixed(1)} s (GC pauses ${x.gc.toFixed(1)} s, ${x.gcMajor} full), other threads ${x.other.toFixed(1)} s${threads ? ` (${threads})` : ''}`;
 }
 
 function sumCounters(xs: Record<string, number>[]): Record<string, number> {
@@ -250,8 +287,10 @@ function print(r: Row): void {
     );
     console.log(
       `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
-        `agent peak RSS ${mib(p.agentPeakRss)}; start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
+        `agent peak RSS ${mib(p.agentPeakRss)} (V8 heap ${mib(p.agentHeap)}); start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
     );
+    console.log(`             CPU split: agents ${splitText(p.split.agents)}${p.split.seed ? `; seed ${splitText(p.split.seed)}` : ''}; one idle agent ${p.agentIdleMsPerS.toFixed(1)} ms/s`);
+    if (p.http.responses > 0) console.log(`             agents' range GETs: ${p.http.responses} responses, ${(p.http.bytes / MiB).toFixed(0)} MiB in ${p.http.chunks} chunks (${(p.http.bytes / Math.max(1, p.http.chunks) / 1024).toFixed(1)} KiB each)`);
     if (p.mode === 'swarm' && Object.keys(p.tracker).length > 0) console.log(`             tracker: ${Object.entries(p.tracker).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     console.log(`             limit: ${p.limit}`,
     );

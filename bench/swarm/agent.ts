@@ -10,7 +10,10 @@ import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
+import { httpClientStats } from '../../swarm/blobs/http-client.ts';
+import { rangeStats } from '../../swarm/blobs/range-client.ts';
 import { commands, cpuMicros, send } from './lines.ts';
+import { cpuMark, cpuSince, startProfile, stopProfile } from './profile.ts';
 import type { Command, SetFile } from './proto.ts';
 
 export interface AgentConfig {
@@ -27,6 +30,8 @@ export interface AgentConfig {
   parallel: number;
   /** `random`: each agent its own order; `same`: all in the seed's order. */
   order: 'random' | 'same';
+  /** Write a V8 CPU profile of the fetch phase (go → done) to this file. */
+  profile?: string;
 }
 
 const t0 = Date.now();
@@ -121,7 +126,11 @@ try {
   }
   send({ type: 'agent-ready', index: cfg.index, startMs: Date.now() - t0 });
   await started;
+  if (cfg.profile) await startProfile();
   const cpu0 = process.cpuUsage();
+  const mark = cpuMark();
+  const httpNow = (): { responses: number; chunks: number; bytes: number } => ({ responses: httpClientStats.responses + rangeStats.responses, chunks: httpClientStats.chunks + rangeStats.chunks, bytes: httpClientStats.bytes + rangeStats.bytes });
+  const http0 = httpNow();
   const files = ordered(set);
   let fromSeed = 0;
   let fromPeers = 0;
@@ -145,8 +154,12 @@ try {
   }
   const end = Date.now();
   const cpu = cpuMicros(cpu0);
+  const split = cpuSince(mark);
+  const h1 = httpNow();
+  const http = { responses: h1.responses - http0.responses, chunks: h1.chunks - http0.chunks, bytes: h1.bytes - http0.bytes };
+  if (cfg.profile) await stopProfile(cfg.profile);
   const st = agent?.blobs?.stats;
-  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, ...(agent?.blobs ? { tracker: { ...agent.blobs.tracker, piecesFromSeed: st?.piecesFromSeed ?? 0 } } : {}), smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
+  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, split, http, heapUsed: process.memoryUsage().heapUsed, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, ...(agent?.blobs ? { tracker: { ...agent.blobs.tracker, piecesFromSeed: st?.piecesFromSeed ?? 0 } } : {}), smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
   await stopped;
 } catch (e) {
   send({ type: 'agent-failed', index: cfg.index, error: (e as Error).stack ?? String(e) });

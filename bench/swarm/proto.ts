@@ -1,6 +1,7 @@
 // What the benchmark's processes tell each other: one JSON object per line on stdout (workers →
 // orchestrator) and on stdin (orchestrator → workers).
 import type { BlobManifest } from '../../swarm/blobs/api.ts';
+import type { CpuSplit } from './profile.ts';
 
 /** One file of the set as the seed publishes it (`GET /set.json`). */
 export interface SetFile {
@@ -30,6 +31,8 @@ export interface SeedStats {
   tracker?: Record<string, number>;
   /** process.cpuUsage() of the seed, µs (user + system), since it started. */
   cpuMicros: number;
+  /** The same CPU split by kind and thread, since it started. */
+  split?: CpuSplit;
 }
 
 export interface AgentReady {
@@ -51,6 +54,12 @@ export interface AgentDone {
   badPieces: number;
   /** process.cpuUsage() between go and done, µs (user + system). */
   cpuMicros: number;
+  /** The same CPU by kind and thread (profile.ts). */
+  split?: CpuSplit;
+  /** V8 heap in use at done, bytes (piece buffers are outside it). */
+  heapUsed?: number;
+  /** Range GETs of the fetcher between go and done: responses, body chunks ('data' events), bytes. */
+  http?: { responses: number; chunks: number; bytes: number };
   /** Have announcements this agent published and received (gossipsub, each one signed and verified). */
   haveSent: number;
   haveReceived: number;
@@ -69,4 +78,4 @@ export interface AgentFailed {
 
 export type WorkerMessage = SeedReady | SeedStats | AgentReady | AgentDone | AgentFailed;
 
-export type Command = { type: 'go'; at: number } | { type: 'stats' } | { type: 'stop' };
+export type Command = { type: 'go'; at: number } | { type: 'stats' } | { type: 'stop' } | { type: 'profile-start' } | { type: 'profile-stop'; path: string };

@@ -13,6 +13,7 @@ import { openStore } from '../../store/connect.ts';
 import { EtcdProcess } from '../../store/etcd-process.ts';
 import { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import { commands, cpuMicros, send } from './lines.ts';
+import { cpuMark, cpuSince, startProfile, stopProfile } from './profile.ts';
 import type { SetFile } from './proto.ts';
 
 interface SeedConfig {
@@ -23,6 +24,7 @@ interface SeedConfig {
 }
 
 const cfg = JSON.parse(process.env.BENCH_SWARM_SEED ?? '') as SeedConfig;
+const mark = cpuMark();
 const etcdUrl = `http://${cfg.ip}:2379`;
 const etcd = new EtcdProcess({
   name: 'bench',
@@ -89,7 +91,9 @@ async function stop(): Promise<void> {
 }
 
 commands((c) => {
-  if (c.type === 'stats') send({ type: 'seed-stats', httpBytes: httpBytes(), bytesServedToPeers: seed.blobs!.stats.bytesServedToPeers, tracker: { ...seed.blobs!.tracker }, cpuMicros: cpuMicros() });
+  if (c.type === 'stats') send({ type: 'seed-stats', httpBytes: httpBytes(), bytesServedToPeers: seed.blobs!.stats.bytesServedToPeers, tracker: { ...seed.blobs!.tracker }, cpuMicros: cpuMicros(), split: cpuSince(mark) });
+  else if (c.type === 'profile-start') void startProfile();
+  else if (c.type === 'profile-stop') void stopProfile(c.path);
   else if (c.type === 'stop') void stop();
 }, () => void stop());
 process.once('SIGTERM', () => void stop());

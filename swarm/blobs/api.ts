@@ -57,6 +57,7 @@ export interface PieceStore {
   open(manifest: BlobManifest, signal?: AbortSignal): Promise<BlobState>;
   get(sha256: string): BlobState | undefined;
   list(): BlobState[];
+  /** The store may keep `bytes` itself (the memory store keeps a buffer that is exactly the piece): do not change it afterwards. */
   putPiece(sha256: string, index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** undefined when the blob or the piece is absent. */
   getPiece(sha256: string, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;

@@ -3,6 +3,7 @@
 // to 256 blobs, instead of one stream per blob per peer — or, with a tracker, one HOLDERS? to the
 // tracker (tracker.ts). Answers go into the holder index.
 import type { Libp2p } from '@libp2p/interface';
+import { deadline } from './deadline.ts';
 import { decodeHave } from './have.ts';
 import type { HolderIndex } from './holders.ts';
 import { p2pHave, type PeerTarget } from './p2p-client.ts';
@@ -38,9 +39,15 @@ export class HaveDiscovery {
   ask(sha256: string, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       const list = this.#pending.get(sha256) ?? [];
-      list.push({ resolve });
+      // The listener goes with the answer: callers pass the service's long-lived stop signal, and
+      // thousands of stale listeners on it made every addEventListener walk them all.
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      list.push({ resolve: done });
       this.#pending.set(sha256, list);
-      signal?.addEventListener('abort', () => resolve(), { once: true });
+      signal?.addEventListener('abort', done, { once: true });
       if (this.#pending.size >= MAX_HAVE_QUERY) this.#flush();
       else if (!this.#timer) {
         this.#timer = setTimeout(() => this.#flush(), this.#d.windowMs ?? 10);
@@ -56,7 +63,8 @@ export class HaveDiscovery {
     for (const [sha] of batch) this.#pending.delete(sha);
     if (this.#pending.size > 0) this.#timer = setTimeout(() => this.#flush(), 0);
     const shas = batch.map(([sha]) => sha);
-    const signal = AbortSignal.timeout(this.#d.timeoutMs);
+    const dl = deadline(undefined, this.#d.timeoutMs);
+    const signal = dl.signal;
     this.stats.batches++;
     const query = this.#d.query;
     void Promise.allSettled(
@@ -68,6 +76,7 @@ export class HaveDiscovery {
             if (r.ok && r.blobs.length > 0) this.#d.index.update(p.peerId, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, []);
           }),
     ).then(() => {
+      dl.done();
       for (const [, waiters] of batch) for (const w of waiters) w.resolve();
     });
   }

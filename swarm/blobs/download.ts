@@ -10,8 +10,11 @@ import type { Logger } from '../../core/log.ts';
 import type { BlobManifest, BlobStats, FetchOptions, HaveEntry, PieceStore } from './api.ts';
 import { hasBit } from './bitfield.ts';
 import { pieceLength, pieceMatches } from './manifest.ts';
+import { deadline } from './deadline.ts';
 import { failureOf, PieceError } from './piece-error.ts';
 import { nextPeerPiece, nextSeedPiece, type HolderView } from './plan.ts';
+
+export type PollUrgency = 'soon' | 'starved' | 'fed';
 
 export interface DownloadTuning {
   /** Pieces in flight in total, per holder, and from the seed. */
@@ -55,8 +58,12 @@ export interface DownloadDeps {
   forget: (peerId: string, sha256: string) => void;
   peerPiece: (holder: HaveEntry, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
   seedPiece: (url: string, m: BlobManifest, index: number, signal: AbortSignal) => Promise<Uint8Array>;
-  /** Asks for fresh holder knowledge while the download runs (the tracker; throttled by the caller). */
-  poll?: (sha256: string, soon?: boolean) => void;
+  /**
+   * Asks for fresh holder knowledge while the download runs (the tracker; throttled by the caller):
+   * `soon` after a refused seed piece, `starved` while pieces wait for a source, `fed` while every
+   * slot is busy (rarely: each query is a libp2p stream, which costs both ends more CPU than a piece).
+   */
+  poll?: (sha256: string, urgency: PollUrgency) => void;
   /**
    * Asks the tracker whether we may take piece i from the seed (false: another peer fetches or holds
    * it — we learn who at the next poll). Absent: claims travel by gossip only.
@@ -129,10 +136,9 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const accept = (i: number, bytes: Uint8Array): Promise<void> => d.store.putPiece(sha, i, bytes, signal);
 
   const fromPeer = async (h: Holder, i: number): Promise<void> => {
-    const timeout = AbortSignal.timeout(t.pieceTimeoutMs);
-    const sig = AbortSignal.any([signal, timeout]);
+    const dl = deadline(signal, t.pieceTimeoutMs);
     try {
-      const bytes = await d.peerPiece(h.entry, m, i, sig);
+      const bytes = await d.peerPiece(h.entry, m, i, dl.signal);
       if (!pieceMatches(m, i, bytes)) throw new PieceError('bad-bytes', `piece ${i} of ${sha.slice(0, 12)} from ${h.id.slice(-8)} does not match its sha256`);
       await accept(i, bytes);
       lastSource = Date.now();
@@ -145,7 +151,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       progress();
     } catch (e) {
       if (opts.signal?.aborted) throw e;
-      const why = failureOf(e, timeout);
+      const why = failureOf(e, dl.timedOut);
       if (why === 'bad-bytes') {
         d.stats.badPieces++;
         if (!result.dropped.includes(h.id)) {
@@ -169,6 +175,8 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
           d.log.info({ blob: sha.slice(0, 12), peer: h.id, why, ms }, 'holder failed or is slow: replaced for a while');
         }
       }
+    } finally {
+      dl.done();
     }
   };
 
@@ -176,13 +184,13 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     if (!forced && d.askSeed && !(await d.askSeed(sha, i, n))) {
       denied.set(i, Date.now() + 1000);
       denials.set(i, (denials.get(i) ?? 0) + 1);
-      d.poll?.(sha, true);
+      d.poll?.(sha, 'soon');
       return;
     }
-    const sig = AbortSignal.any([signal, AbortSignal.timeout(t.seedTimeoutMs)]);
+    const dl = deadline(signal, t.seedTimeoutMs);
     const unclaim = d.claim(sha, i);
     try {
-      const bytes = await d.seedPiece(url, m, i, sig);
+      const bytes = await d.seedPiece(url, m, i, dl.signal);
       if (!pieceMatches(m, i, bytes)) throw new LpmosError(ErrorCode.Validation, `piece ${i} of ${sha.slice(0, 12)} from the seed (${url}) does not match its sha256`);
       await accept(i, bytes);
       lastSource = Date.now();
@@ -197,6 +205,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       else d.log.warn({ blob: sha.slice(0, 12), piece: i, err: (e as Error).message }, 'seed piece failed; retrying');
       await sleep(200, undefined, { signal }).catch(() => undefined);
     } finally {
+      dl.done();
       unclaim();
     }
   };
@@ -242,7 +251,6 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
     while (missing() > 0) {
       if (firstError) throw firstError;
       signal.throwIfAborted();
-      d.poll?.(sha);
       refresh();
       const now = Date.now();
       // Benched holders (failed or slow) are out of both plans: their pieces may go to the seed.
@@ -276,6 +284,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       } else if (inFlight.size === 0 && !started && Date.now() - lastSource > t.noSourceTimeoutMs) {
         throw new LpmosError(ErrorCode.Unavailable, `blob ${sha.slice(0, 12)}: ${missing()} pieces missing, no peer has them and no seed URL was given`);
       }
+      d.poll?.(sha, inFlight.size < t.concurrency ? 'starved' : 'fed');
       // Wait for a piece to finish or for news (gossip updates the index; busy holders cool down).
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, inFlight.size === 0 ? 100 : 250);

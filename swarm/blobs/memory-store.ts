@@ -42,8 +42,10 @@ export class MemoryPieceStore implements PieceStore {
   async putPiece(sha256: string, index: number, bytes: Uint8Array): Promise<void> {
     const s = this.#table.need(sha256, index, bytes);
     if (hasBit(s.have, index)) return;
-    // A copy: the caller's buffer may be a view into a larger network buffer.
-    this.#pieces.get(sha256)![index] = Uint8Array.prototype.slice.call(bytes);
+    // Kept as it is when it is a buffer of its own (the fetcher reads each piece into a new one);
+    // a view into a larger buffer (a network chunk, a whole file) is copied, so it does not pin that.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    this.#pieces.get(sha256)![index] = own ? bytes : Uint8Array.prototype.slice.call(bytes);
     this.#table.mark(s, index);
   }
 

@@ -7,6 +7,7 @@ import type { Libp2p } from '@libp2p/interface';
 import type { Logger } from '../../core/log.ts';
 import type { BlobStats, PieceStore } from './api.ts';
 import { hasBit } from './bitfield.ts';
+import { deadline } from './deadline.ts';
 import { encodeManifest } from './manifest.ts';
 import { StreamReader, sendAll } from './stream-io.ts';
 import type { UploadLimiter } from './upload-limit.ts';
@@ -50,7 +51,8 @@ export class P2pBlobServer {
 
   async #handle(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
-    const signal = AbortSignal.timeout(this.#d.timeoutMs ?? 30_000);
+    const dl = deadline(undefined, this.#d.timeoutMs ?? 30_000);
+    const signal = dl.signal;
     const onAbort = (): void => stream.abort(new Error('blob request timed out'));
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -88,6 +90,7 @@ export class P2pBlobServer {
       this.#d.log.debug({ peer, err: (e as Error).message }, 'blob request failed');
       stream.abort(e as Error);
     } finally {
+      dl.done();
       signal.removeEventListener('abort', onAbort);
     }
   }

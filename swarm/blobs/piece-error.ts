@@ -21,8 +21,8 @@ export class PieceError extends LpmosError {
   }
 }
 
-export function failureOf(e: unknown, signal?: AbortSignal): PieceFailure {
+export function failureOf(e: unknown, timedOut = false): PieceFailure {
   if (e instanceof PieceError) return e.reason;
-  if (signal?.aborted) return 'timeout';
+  if (timedOut) return 'timeout';
   return 'failed';
 }

@@ -11,7 +11,8 @@ import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { SwarmNode } from '../node.ts';
 import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
 import { HaveAnnouncer } from './announcer.ts';
-import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning } from './download.ts';
+import { deadline } from './deadline.ts';
+import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning, type PollUrgency } from './download.ts';
 import { emptyBits, setBit } from './bitfield.ts';
 import { HaveDiscovery } from './discover.ts';
 import { encodeHave } from './have.ts';
@@ -129,7 +130,7 @@ export class BlobService implements BlobExchange {
       // A push costs only the seed a small message: new pieces go out sooner than on gossip.
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : tracker ? { pieceDelayMs: 100 } : {}),
       ...(agent && !tracker ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
-      ...(tracker ? { push: (bytes: Uint8Array) => p2pPush(node.libp2p, { peerId: tracker, addrs: [] }, bytes, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5000)])) } : {}),
+      ...(tracker ? { push: (bytes: Uint8Array) => this.#withDeadline(5000, (signal) => p2pPush(node.libp2p, { peerId: tracker, addrs: [] }, bytes, signal)) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
       ...(opts.allowed ? { allowed: opts.allowed } : {}),
     });
@@ -217,17 +218,30 @@ export class BlobService implements BlobExchange {
   }
 
   /**
-   * Tracker mode: fresh holders for a running download, at most every `trackerPollMs` per blob
-   * (`soon`: 250 ms); the other running downloads due within half that go in the same query.
+   * Tracker mode: fresh holders for a running download, at most every `trackerPollMs` per blob while
+   * pieces wait for a source (`soon`, after a refused seed piece: 250 ms), every 4 × that while all
+   * its slots are busy (bench:swarm: queries were most of an agent's libp2p streams, and each stream
+   * cost both ends a peer-store update besides noise and yamux); the other running downloads due
+   * within half the interval go in the same query.
    */
-  #poll(sha: string, soon = false): void {
+  #poll(sha: string, urgency: PollUrgency = 'starved'): void {
     const now = Date.now();
     const every = this.#o.trackerPollMs ?? 500;
-    if (now - (this.#polled.get(sha) ?? 0) < (soon ? 250 : every)) return;
+    if (now - (this.#polled.get(sha) ?? 0) < (urgency === 'soon' ? 250 : urgency === 'fed' ? 4 * every : every)) return;
     const due = [sha, ...[...this.#polled].filter(([s, at]) => s !== sha && this.#flights.has(s) && now - at >= every / 2).map(([s]) => s)];
     for (const s of due) {
       this.#polled.set(s, now);
       void this.discovery.ask(s, this.#stop.signal);
+    }
+  }
+
+  /** Runs a request that is abandoned when the service stops or after `ms`. */
+  async #withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const dl = deadline(this.#stop.signal, ms);
+    try {
+      return await fn(dl.signal);
+    } finally {
+      dl.done();
     }
   }
 
@@ -241,7 +255,7 @@ export class BlobService implements BlobExchange {
     const t = this.#trackerId!;
     this.tracker.claimsAsked++;
     try {
-      const ok = await p2pClaim(this.node.libp2p, { peerId: t, addrs: [] }, sha, i, pieces, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5000)]));
+      const ok = await this.#withDeadline(5000, (signal) => p2pClaim(this.node.libp2p, { peerId: t, addrs: [] }, sha, i, pieces, signal));
       this.#claimErrorsInRow = 0;
       if (!ok) this.tracker.claimsDenied++;
       return ok;
@@ -433,7 +447,7 @@ export class BlobService implements BlobExchange {
         return httpRange(url, r.start, r.end, m.size, signal);
       },
       claim: (sha: string, i: number) => this.#claim(sha, i),
-      ...(this.#trackerId ? { poll: (sha: string, soon?: boolean) => this.#poll(sha, soon), askSeed: (sha: string, i: number, pieces: number) => this.#askSeed(sha, i, pieces) } : {}),
+      ...(this.#trackerId ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => this.#askSeed(sha, i, pieces) } : {}),
       stats: this.stats,
       log: this.#log,
       tuning: this.#tuning,

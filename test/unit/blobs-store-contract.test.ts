@@ -145,3 +145,20 @@ test('disk store: blobs and partial bitfields survive a restart', async () => {
   assert.deepEqual(Buffer.from((await s2.getPiece(part.m.sha256, 1))!), piece(part, 1));
   assert.equal(s2.used, full.m.size + part.m.size);
 });
+
+test('memory store: a piece in a buffer of its own is kept without a copy; a view into a larger buffer is copied', async () => {
+  const s = new MemoryPieceStore({ budget: 1024 * KiB });
+  const b = blob(3 * PS);
+  await s.open(b.m);
+  const own = new Uint8Array(piece(b, 0));
+  await s.putPiece(b.m.sha256, 0, own);
+  assert.equal(await s.getPiece(b.m.sha256, 0), own);
+  const view = piece(b, 1);
+  await s.putPiece(b.m.sha256, 1, view);
+  const kept = (await s.getPiece(b.m.sha256, 1))!;
+  assert.notEqual(kept.buffer, view.buffer);
+  const before = Buffer.from(kept);
+  b.bytes.fill(0);
+  assert.deepEqual(Buffer.from((await s.getPiece(b.m.sha256, 1))!), before);
+  await s.close();
+});

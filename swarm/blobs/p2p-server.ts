@@ -11,7 +11,8 @@ import { deadline } from './deadline.ts';
 import { encodeManifest } from './manifest.ts';
 import { StreamReader, sendAll } from './stream-io.ts';
 import type { UploadLimiter } from './upload-limit.ts';
-import { BLOB_PROTOCOL, decodeRequest, MAX_REQUEST, ReqType, requestLength, responseHeader, Status } from './wire.ts';
+import { frameLength, responseFrameHead, TRACKER_PROTOCOL } from './tracker-session.ts';
+import { BLOB_PROTOCOL, decodeRequest, MAX_REQUEST, ReqType, requestLength, responseHeader, Status, type Request } from './wire.ts';
 
 export interface P2pServerDeps {
   libp2p: Libp2p;
@@ -43,10 +44,47 @@ export class P2pBlobServer {
     // Inbound streams per connection: a requester keeps a few pieces in flight per holder; the
     // upload cap refuses more with BUSY, which is cheaper than libp2p resetting the stream.
     await this.#d.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => this.#handle(stream, connection), { maxInboundStreams: 64, maxOutboundStreams: 64 });
+    if (this.#d.onPush) await this.#d.libp2p.handle(TRACKER_PROTOCOL, (stream, connection) => this.#session(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 });
   }
 
   async stop(): Promise<void> {
     await this.#d.libp2p.unhandle(BLOB_PROTOCOL).catch(() => undefined);
+    if (this.#d.onPush) await this.#d.libp2p.unhandle(TRACKER_PROTOCOL).catch(() => undefined);
+  }
+
+  /** The tracker's answer to PUSH, HOLDERS? or CLAIM (undefined: not a tracker request). */
+  #track(peer: string, req: Request): [Status, Uint8Array] | undefined {
+    const empty = new Uint8Array(0);
+    if (req.type === ReqType.Push) {
+      const ok = this.#d.onPush?.(peer, req.body);
+      return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, empty];
+    }
+    if (req.type === ReqType.Claim) {
+      const ok = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
+      return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.Busy, empty];
+    }
+    if (req.type === ReqType.Holders) return this.#d.holdersFor ? [Status.Ok, this.#d.holdersFor(peer, req.blobs)] : [Status.NotFound, empty];
+    return undefined;
+  }
+
+  /** `/lpmos/tracker/1.0.0` (tracker-session.ts): tracker requests on one stream, answered in order. */
+  async #session(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const reader = new StreamReader(stream);
+    try {
+      for (;;) {
+        const frame = await reader.readFramed(frameLength, 4 + MAX_REQUEST);
+        if (!frame) break;
+        const id = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).readUInt32BE(0);
+        const req = decodeRequest(frame.subarray(4));
+        const [status, body] = (req && this.#track(peer, req)) ?? [Status.BadRequest, new Uint8Array(0)];
+        await sendAll(stream, body.length > 0 ? [responseFrameHead(id, status, body.length), body] : [responseFrameHead(id, status, 0)]);
+      }
+      await stream.close();
+    } catch (e) {
+      this.#d.log.debug({ peer, err: (e as Error).message }, 'tracker session ended');
+      stream.abort(e as Error);
+    }
   }
 
   async #handle(stream: Stream, connection: Connection): Promise<void> {
@@ -63,18 +101,9 @@ export class P2pBlobServer {
       } else if (req.type === ReqType.Have) {
         const body = this.#d.haveFor(req.blobs);
         await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
-      } else if (req.type === ReqType.Push) {
-        const ok = this.#d.onPush?.(peer, req.body);
-        await sendAll(stream, [responseHeader(ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, 0)], signal);
-      } else if (req.type === ReqType.Claim) {
-        const ok = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
-        await sendAll(stream, [responseHeader(ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.Busy, 0)], signal);
-      } else if (req.type === ReqType.Holders) {
-        if (!this.#d.holdersFor) await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);
-        else {
-          const body = this.#d.holdersFor(peer, req.blobs);
-          await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
-        }
+      } else if (req.type === ReqType.Push || req.type === ReqType.Claim || req.type === ReqType.Holders) {
+        const [status, body] = this.#track(peer, req)!;
+        await sendAll(stream, body.length > 0 ? [responseHeader(status, body.length), body] : [responseHeader(status, 0)], signal);
       } else if (req.type === ReqType.Manifest) {
         const s = this.#d.store.get(req.sha256);
         if (!s) await sendAll(stream, [responseHeader(Status.NotFound, 0)], signal);

@@ -26,6 +26,9 @@ import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
 import { decodeHolders } from './tracker.ts';
 import { TrackerServer } from './tracker-server.ts';
+import { TrackerSession } from './tracker-session.ts';
+import { PieceError } from './piece-error.ts';
+import { ReqType, Status, type Request } from './wire.ts';
 import { UploadLimiter } from './upload-limit.ts';
 
 export interface BlobServiceExtras {
@@ -99,8 +102,10 @@ export class BlobService implements BlobExchange {
   /** The tracker's side (the seed), when this service is the seed's. */
   #trackerServer: TrackerServer | undefined;
   #claimErrorsInRow = 0;
+  /** The agent's request stream to its tracker, opened on first use. */
+  #sessionOf: TrackerSession | undefined;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
-  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
+  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -130,7 +135,7 @@ export class BlobService implements BlobExchange {
       // A push costs only the seed a small message: new pieces go out sooner than on gossip.
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : tracker ? { pieceDelayMs: 100 } : {}),
       ...(agent && !tracker ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
-      ...(tracker ? { push: (bytes: Uint8Array) => this.#withDeadline(5000, (signal) => p2pPush(node.libp2p, { peerId: tracker, addrs: [] }, bytes, signal)) } : {}),
+      ...(tracker ? { push: (bytes: Uint8Array) => this.#withDeadline(5000, (signal) => this.#push(tracker, bytes, signal)) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
       ...(opts.allowed ? { allowed: opts.allowed } : {}),
     });
@@ -196,6 +201,8 @@ export class BlobService implements BlobExchange {
     this.node.libp2p.removeEventListener('peer:disconnect', this.#onDisconnect);
     this.discovery.stop();
     this.announcer.stop();
+    this.#sessionOf?.close();
+    this.#sessionOf = undefined;
     await this.#p2p.stop();
     await this.#http?.stop();
   }
@@ -205,7 +212,7 @@ export class BlobService implements BlobExchange {
     const now = Date.now();
     for (const sha of shas) this.#polled.set(sha, now);
     this.tracker.queries++;
-    const r = decodeHolders(await p2pHolders(this.node.libp2p, { peerId: tracker, addrs: [] }, shas, signal), Date.now());
+    const r = decodeHolders(await this.#holdersOf(tracker, shas, signal), Date.now());
     if (!r.ok) {
       this.#log.debug({ detail: r.detail }, 'tracker answer rejected');
       return;
@@ -235,6 +242,44 @@ export class BlobService implements BlobExchange {
     }
   }
 
+  /**
+   * A tracker request over the session stream (tracker-session.ts); a tracker without it (an older
+   * seed) gets a stream per request (p2p-client.ts). Statuses other than OK and BUSY fail.
+   */
+  async #session(tracker: string, req: Request, signal: AbortSignal): Promise<{ status: Status; body: Uint8Array } | undefined> {
+    const s = (this.#sessionOf ??= new TrackerSession(this.node.libp2p, tracker));
+    if (s.unsupported) return undefined;
+    try {
+      const r = await s.request(req, signal);
+      this.tracker.sessionRequests++;
+      this.tracker.sessionsOpened = s.stats.opened;
+      if (r.status !== Status.Ok && r.status !== Status.Busy) throw new PieceError('failed', `tracker ${tracker.slice(-8)} refused the request (status ${r.status})`);
+      return r;
+    } catch (e) {
+      if (s.unsupported) return undefined;
+      throw e;
+    }
+  }
+
+  async #push(tracker: string, body: Uint8Array, signal: AbortSignal): Promise<void> {
+    const r = await this.#session(tracker, { type: ReqType.Push, body }, signal);
+    if (!r) return p2pPush(this.node.libp2p, { peerId: tracker, addrs: [] }, body, signal);
+    if (r.status !== Status.Ok) throw new PieceError('failed', 'the tracker did not take the push');
+  }
+
+  async #holdersOf(tracker: string, blobs: string[], signal: AbortSignal): Promise<Uint8Array> {
+    const r = await this.#session(tracker, { type: ReqType.Holders, blobs }, signal);
+    if (!r) return p2pHolders(this.node.libp2p, { peerId: tracker, addrs: [] }, blobs, signal);
+    if (r.status !== Status.Ok) throw new PieceError('failed', 'the tracker did not answer holders?');
+    return r.body;
+  }
+
+  async #claimOf(tracker: string, sha256: string, index: number, pieces: number, signal: AbortSignal): Promise<boolean> {
+    const r = await this.#session(tracker, { type: ReqType.Claim, sha256, index, pieces }, signal);
+    if (!r) return p2pClaim(this.node.libp2p, { peerId: tracker, addrs: [] }, sha256, index, pieces, signal);
+    return r.status === Status.Ok;
+  }
+
   /** Runs a request that is abandoned when the service stops or after `ms`. */
   async #withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const dl = deadline(this.#stop.signal, ms);
@@ -255,7 +300,7 @@ export class BlobService implements BlobExchange {
     const t = this.#trackerId!;
     this.tracker.claimsAsked++;
     try {
-      const ok = await this.#withDeadline(5000, (signal) => p2pClaim(this.node.libp2p, { peerId: t, addrs: [] }, sha, i, pieces, signal));
+      const ok = await this.#withDeadline(5000, (signal) => this.#claimOf(t, sha, i, pieces, signal));
       this.#claimErrorsInRow = 0;
       if (!ok) this.tracker.claimsDenied++;
       return ok;

@@ -86,7 +86,7 @@ async function sha256Of(b: BlobService, sha: string): Promise<string> {
 const N = 6;
 
 /** N agents fetch one blob together (seed URL as fallback); what each received and sent. */
-async function crowd(tracker: boolean): Promise<{ agents: AgentSwarm[]; received: () => number[]; sent: number[]; queries: number[]; seedBytes: number; size: number; m: BlobManifest }> {
+async function crowd(tracker: boolean): Promise<{ agents: AgentSwarm[]; received: () => number[]; sent: number[]; queries: number[]; session: { requests: number; opened: number }[]; seedBytes: number; size: number; m: BlobManifest }> {
   const name = tracker ? 'crowd-tracker.img' : 'crowd-gossip.img';
   const f = files.files.get(name)!;
   const m = await seedBlobs.add(join(files.dir, name), { pieceSize: PIECE });
@@ -105,6 +105,7 @@ async function crowd(tracker: boolean): Promise<{ agents: AgentSwarm[]; received
     received: () => agents.map((a) => a.blobs!.announcer.stats.received),
     sent: agents.map((a) => a.blobs!.announcer.stats.sent),
     queries: agents.map((a) => a.blobs!.tracker.queries),
+    session: agents.map((a) => ({ requests: a.blobs!.tracker.sessionRequests, opened: a.blobs!.tracker.sessionsOpened })),
     seedBytes: seedBytes(name),
     size: f.data.length,
     m,
@@ -124,6 +125,8 @@ test(`${N} agents fetch one blob through the tracker: none receives another's an
   assert.ok(sum(t.sent) > 0);
   await until('the tracker received every push', () => seedBlobs.tracker.pushesIn - pushesBefore >= sum(t.sent));
   assert.ok(t.queries.every((q) => q >= 1), `every fetcher asked the tracker: ${t.queries.join(', ')}`);
+  // Every push, query and claim went over one tracker stream per agent (tracker-session.ts), not a stream each.
+  assert.ok(t.session.every((x) => x.opened === 1 && x.requests >= 2), `tracker sessions: ${JSON.stringify(t.session)}`);
   // The seed grants each piece to one agent; the others take it from that agent.
   assert.ok(t.seedBytes <= 1.5 * t.size, `seed sent ${(t.seedBytes / t.size).toFixed(2)}× the blob (gossip: ${(g.seedBytes / g.size).toFixed(2)}×)`);
   assert.ok(seedBlobs.tracker.granted >= t.m.pieces.length, `claims granted: ${seedBlobs.tracker.granted}`);

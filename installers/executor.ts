@@ -17,6 +17,7 @@ import { DebootstrapProgressParser } from './debian/progress.ts';
 import { selectDebootstrap, type PackageIndex } from './debian/resolve.ts';
 import type { RootImageSource } from './debian/root-image.ts';
 import { unpackRootImage } from './debian/root-unpack.ts';
+import { endChrootProcesses } from './chroot-procs.ts';
 import { execCommand, mustRun } from './exec.ts';
 import type { Layout } from './plan/layout.ts';
 import { parseMounts } from './plan/probes.ts';
@@ -243,6 +244,9 @@ export class LocalExecutor {
     const addedPolicy = !existsSync(policy);
     const undo = async (): Promise<void> => {
       const quiet = new AbortController().signal; // teardown must run even when the step was aborted
+      // A process the step left running in the chroot would keep the target busy after the install.
+      const ended = await endChrootProcesses(t).catch((e: unknown) => (this.#log.warn({ err: formatError(e) }, 'could not look for processes left in the chroot'), []));
+      if (ended.length > 0) this.#log.warn({ pids: ended, target: t }, 'ended processes left running in the chroot');
       for (const m of mounted.reverse()) {
         const r = await execCommand(['umount', '--recursive', m], { signal: quiet });
         if (r.code !== 0) await execCommand(['umount', '--recursive', '--lazy', m], { signal: quiet });

@@ -285,16 +285,21 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     store = await openStore({ endpoints: etcd.endpoints });
   });
   after(async () => {
-    unmountAll(inspect);
-    unmountAll(target);
-    unmountAll(join(work, 'root-build'));
-    for (const l of loops) {
-      trySh('partx', ['-d', l]);
-      trySh('losetup', ['-d', l]);
+    // etcd and the store are closed whatever the disk clean-up throws (a throw here left the test
+    // process waiting on them until the runner's timeout).
+    try {
+      unmountAll(inspect);
+      unmountAll(target);
+      unmountAll(join(work, 'root-build'));
+      for (const l of loops) {
+        trySh('partx', ['-d', l]);
+        trySh('losetup', ['-d', l]);
+      }
+      rmSync(work, { recursive: true, force: true });
+    } finally {
+      await store?.close();
+      await etcd?.stop();
     }
-    rmSync(work, { recursive: true, force: true });
-    await store?.close();
-    await etcd?.stop();
   });
 
   it('refuses a disk that holds data without wipe: true, naming the disk and what is on it; nothing is written', async () => {
@@ -454,8 +459,11 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
       const building = seen.filter((e) => /the seed builds the root image/.test(e.message ?? '')).length;
       console.log(`# seed-built root (${ref.state === 'ready' ? `${(ref.image.size / 2 ** 20).toFixed(0)} MiB, built in ${ref.image.buildSeconds} s` : '?'}; ${building ? 'built during this run' : 'found built'}): stopped after ${aborted} ms, resumed run ${resumed} ms`);
     } finally {
-      await http.stop();
-      await builds.stop();
+      try {
+        await http.stop();
+      } finally {
+        await builds.stop(); // a build still running (debootstrap) would keep this process alive
+      }
     }
   });
 });

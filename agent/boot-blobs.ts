@@ -2,9 +2,11 @@
 // ramdisk away after unpacking it, so after joining the swarm the agent takes the agent kernel and
 // ramdisk into its blob store, pinned, and its HTTP piece server can then serve them to machines the
 // seed redirects to it. Which files: the seed's boot refs (GET /artifacts/agent-boot.json: name,
-// sha256, size). The ramdisk comes from the kernel's retained copy when the boot script asked for one
-// (`retain_initrd`: /sys/firmware/initrd, checked against the sha256), else through the exchange
-// (peers first, the seed as fallback). A file that does not fit in the store's budget is skipped.
+// sha256, size). The ramdisk comes from the kernel's retained copy where there is one
+// (/sys/firmware/initrd with `retain_initrd` on the command line, checked against the sha256), else
+// through the exchange (peers first, the seed as fallback). The boot scripts do not ask for it:
+// Debian 12's kernel (6.1) would keep the memory but exposes no /sys/firmware/initrd, so with it
+// the ramdisk is always fetched again. A file that does not fit in the store's budget is skipped.
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';

@@ -301,7 +301,9 @@ function solo(t: T): void {
     if (awake) cpu.release(); // pinned while asleep: polling on the client's CPU would keep the client off it (no-op when not pinned)
     let n = awake ? spin(t, wait) : -1;
     const caught = n >= 0;
-    if (n < 0) n = libc.recv(t.sock, rbuf, rbuf.length, 0);
+    // After an awake wait that found nothing (EAGAIN), asleep; a failed call (the client is gone:
+    // ICMP port unreachable, reported once) goes to received() with its errno instead.
+    if (n < 0 && (!awake || libc.errno() === EAGAIN)) n = libc.recv(t.sock, rbuf, rbuf.length, 0);
     const now = performance.now();
     if (n >= 0) wait?.ack(now, caught);
     received(t, n, now);

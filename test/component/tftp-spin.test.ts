@@ -118,6 +118,27 @@ describe('awake wait for ACKs (spinUs)', () => {
     assert.deepEqual(l.awake.runs, { awake: 0, asleep: 1 });
   });
 
+  // (Here the 8 missed awake waits after the client left turn the transfer asleep before the 1 s
+  // retransmission draws the ICMP error; the error arriving during an awake wait takes the same path
+  // in received(), see solo() in fast-worker.ts.)
+  test('a client that goes away: the ICMP error ends the transfer, not its retries', async () => {
+    const s = await server(1000);
+    const c = await new RawClient().open();
+    await c.send(encodeRequest('rrq', 'slow', 'octet'), s.port);
+    await c.waitFor(1);
+    c.close(); // no ACK: DATA 1 is sent again after the 1 s timeout, to a closed port
+    const l = await (async () => {
+      for (let i = 0; i < 250; i++) {
+        const found = lines.filter((x) => x.event === 'tftp.transfer' && x.file === 'slow').at(-1);
+        if (found && found.result !== 'completed') return found;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('the transfer did not end within 5 s');
+    })();
+    // Without the error the transfer would run into its 5 retries (≈ 6 s) and end as a timeout.
+    assert.equal(l.result, 'socket-error');
+  });
+
   test('spinUs 0: never awake', async () => {
     const s = await server(0);
     const out = join(tmp.dir, 'off.out');

@@ -103,7 +103,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--tftp-address <ip>', 'provisioning address the TFTP server binds to (default --address)')
     .option('--tftp-port <n>', 'TFTP port (default 69)')
     .option('--tftp-max-transfers <n>', 'concurrent TFTP transfers; past it clients get "server busy" (default 256)')
-    .option('--tftp-spin-us <n>', 'a lock-step TFTP transfer running alone waits awake this many µs for each ACK before sleeping: faster round trips for one CPU core while it runs (default 1000; 0: off)')
+    .option('--tftp-spin-us <n>', 'a lock-step TFTP transfer running alone may wait awake up to this many µs for each ACK (it measures awake against asleep and keeps the faster; awake costs a CPU core while it runs) (default 1000; 0: always asleep)')
     .option('--dhcp <mode>', 'DHCP for PXE: full (addresses and leases), proxy (boot info beside another DHCP server), off (default)')
     .option('--interface <if>', 'provisioning interface: DHCP answers here only (without it DHCP stays off)')
     .option('--address <ip>', "the seed's address on the provisioning network (DHCP server id, next-server, boot URLs)")

@@ -33,9 +33,9 @@ export const tftpConfigSchema = z.strictObject({
    */
   followCpu: z.boolean().default(true),
   /**
-   * Worker engine, lock-step transfer running alone: wait for each ACK awake (polling the socket)
-   * for up to this many µs before sleeping; 0 never. A client slower than that several times in a
-   * row is waited for asleep (and followCpu applies) for the next 256 blocks.
+   * Worker engine, lock-step transfer running alone: an ACK may be waited for awake (polling the
+   * socket) for up to this many µs before sleeping; each transfer measures awake against asleep
+   * (followCpu) and keeps the faster (wait-mode.ts). 0: always asleep.
    */
   spinUs: z.number().int().min(0).max(10_000).default(1000),
   /** Largest window granted (RFC 7440). */

@@ -16,12 +16,16 @@ export interface Deadline {
 export function deadline(parent: AbortSignal | undefined, ms: number): Deadline {
   const ac = new AbortController();
   let timedOut = false;
-  const onAbort = (): void => ac.abort(parent!.reason);
+  const onAbort = (): void => {
+    clearTimeout(timer);
+    ac.abort(parent!.reason);
+  };
+  // Unref'd, as AbortSignal.timeout's: a pending request's timer does not keep the process alive.
   const timer = setTimeout(() => {
     timedOut = true;
     parent?.removeEventListener('abort', onAbort);
     ac.abort(new LpmosError(ErrorCode.Timeout, `no answer within ${ms} ms`));
-  }, ms);
+  }, ms).unref();
   if (parent?.aborted) onAbort();
   else parent?.addEventListener('abort', onAbort, { once: true });
   return {

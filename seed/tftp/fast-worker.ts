@@ -14,39 +14,26 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { CpuFollower } from './affinity.ts';
-import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, pread, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
+import { EAGAIN, EINTR, loadLibc, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLIN, POLLOUT, SO_RCVTIMEO, SOL_SOCKET } from './libc.ts';
 import { encodeError, TftpErrorCode } from './packet.ts';
 import type { SessionResult } from './session.ts';
 import type { FastAbort, FastCancel, FastEnd, FastRetransmit, FastStart } from './fast-messages.ts';
 import { WaitChooser } from './wait-mode.ts';
-import { begin, onAck, onTimeout, wireBlock, type Step, type TransferState } from './transfer.ts';
+import { begin, onAck, onTimeout, type Step } from './transfer.ts';
+import { chunk, chunkBlocksFor, type ChunkSource } from './fast-chunks.ts';
 
 
-const CHUNK_BYTES = 256 * 1024;
 /** Longest the loop blocks in poll(2) or runs before it lets the thread's own events in (new transfers, abort). */
 const SLICE_MS = 5;
 
-/** Consecutive DATA packets in one buffer, with a view of each (made once, not per send). */
-interface Chunk {
-  buf: Buffer;
-  packets: Buffer[];
-}
-
-interface T {
+interface T extends ChunkSource {
   id: number;
   sock: number;
-  fileFd: number;
-  size: number;
-  s: TransferState;
   oack: Buffer | null;
   timeoutMs: number;
   retries: number;
   retransmitAt: number;
   deadlineAt: number;
-  chunkBlocks: number;
-  chunks: Map<number, Chunk>;
-  /** Evicted chunks kept for reuse. */
-  spare: Chunk[];
   /** Blocks of the current window still to send (after EAGAIN, when the send buffer was full). */
   queue: { next: number; to: number } | null;
   /** The object `queue` points to while blocks are queued. */
@@ -98,86 +85,6 @@ function fail(t: T, result: SessionResult, code: number, message: string): void 
   const e = encodeError(code, message);
   libc.send(t.sock, e, e.length, MSG_DONTWAIT | MSG_NOSIGNAL);
   end(t, result, { code, message });
-}
-
-/** From this block size on, each block is read into its packet slot directly. */
-const BIG_BLOCK = 8192;
-
-function header(buf: Buffer, slot: number, index: number): void {
-  const wire = wireBlock(index);
-  buf[slot] = 0;
-  buf[slot + 1] = 3;
-  buf[slot + 2] = wire >> 8;
-  buf[slot + 3] = wire & 0xff;
-}
-
-/** Reads `len` bytes at `pos` into buf[off…]; a file that shrank under us leaves zeros, never old memory. */
-function fill(fd: number, buf: Buffer, off: number, len: number, pos: number): void {
-  let got = 0;
-  while (got < len) {
-    const n = pread(fd, buf.subarray(off + got, off + len), pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  if (got < len) buf.fill(0, off + got, off + len);
-}
-
-/** Scratch space for small-block chunk reads (one per thread, grown when needed). */
-let scratch = Buffer.alloc(0);
-
-/** Chunk c as ready DATA packets (slots of blksize + 4 bytes), read synchronously: this thread does nothing else. */
-function chunk(t: T, c: number): Chunk {
-  const have = t.chunks.get(c);
-  if (have) return have;
-  const { blksize, totalBlocks } = t.s;
-  const first = Math.floor(t.s.acked / t.chunkBlocks); // nothing before the window start is ever resent
-  for (const [k, old] of t.chunks) {
-    if (k >= first) continue;
-    t.chunks.delete(k);
-    if (t.spare.length < 2) t.spare.push(old); // reused: a fresh big buffer costs page faults
-  }
-  const blocks = Math.min(t.chunkBlocks, totalBlocks - c * t.chunkBlocks);
-  const start = c * t.chunkBlocks * blksize;
-  const bytes = blocks * (blksize + 4);
-  const spare = t.spare.findIndex((b) => b.buf.length === bytes);
-  const reused = spare >= 0 ? t.spare.splice(spare, 1)[0]! : undefined;
-  const buf = reused?.buf ?? Buffer.allocUnsafe(bytes);
-  if (blksize >= BIG_BLOCK) {
-    // Big blocks: read each straight into its packet slot (one copy less than read-then-copy).
-    for (let j = 0; j < blocks; j++) {
-      const slot = j * (blksize + 4);
-      header(buf, slot, c * t.chunkBlocks + j + 1);
-      const pos = start + j * blksize;
-      fill(t.fileFd, buf, slot + 4, Math.max(0, Math.min(blksize, t.size - pos)), pos);
-    }
-  } else {
-    // Small blocks: one read for the chunk, then laid out behind the 4-byte headers.
-    const dataLength = Math.max(0, Math.min(blocks * blksize, t.size - start));
-    if (scratch.length < dataLength) scratch = Buffer.allocUnsafe(dataLength);
-    const data = scratch.subarray(0, dataLength);
-    fill(t.fileFd, data, 0, data.length, start);
-    for (let j = 0; j < blocks; j++) {
-      const slot = j * (blksize + 4);
-      header(buf, slot, c * t.chunkBlocks + j + 1);
-      data.copy(buf, slot + 4, j * blksize, Math.min((j + 1) * blksize, data.length));
-    }
-  }
-  const lastIn = c * t.chunkBlocks + blocks;
-  const lastLength = 4 + (lastIn === totalBlocks ? t.size - (totalBlocks - 1) * blksize : blksize);
-  // The views of a reused buffer fit as long as its packets have the same lengths.
-  if (reused?.packets.length === blocks && reused.packets[blocks - 1]!.length === lastLength) {
-    t.chunks.set(c, reused);
-    return reused;
-  }
-  const packets: Buffer[] = [];
-  for (let j = 0; j < blocks; j++) {
-    const slot = j * (blksize + 4);
-    const i = c * t.chunkBlocks + j + 1;
-    packets.push(buf.subarray(slot, slot + 4 + (i === totalBlocks ? t.size - (totalBlocks - 1) * blksize : blksize)));
-  }
-  const made = { buf, packets };
-  t.chunks.set(c, made);
-  return made;
 }
 
 /**
@@ -398,8 +305,7 @@ function start(m: FastStart): void {
     retries: m.retries,
     retransmitAt: now + m.timeoutMs,
     deadlineAt: now + m.deadlineMs,
-    // Big blocks: one window per chunk, so the buffers in use stay few and warm in the cache.
-    chunkBlocks: m.blksize >= BIG_BLOCK ? m.windowsize : Math.max(m.windowsize, Math.ceil(CHUNK_BYTES / m.blksize)),
+    chunkBlocks: chunkBlocksFor(m.blksize, m.windowsize),
     chunks: new Map(),
     spare: [],
     queue: null,

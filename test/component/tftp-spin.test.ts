@@ -43,14 +43,23 @@ describe('awake wait for ACKs (spinUs)', () => {
     return s;
   }
 
-  /** The log line of the transfer of `file` that finished last. */
-  async function lineOf(file: string): Promise<TransferLine> {
-    for (let i = 0; i < 100; i++) {
-      const l = lines.filter((x) => x.event === 'tftp.transfer' && x.file === file).at(-1);
+  /** The log line of the transfer of `file` that finished last, among the lines from index `since` on. */
+  async function lineOf(file: string, since = 0, waitMs = 2000): Promise<TransferLine> {
+    for (const end = Date.now() + waitMs; ; ) {
+      const l = lines.slice(since).filter((x) => x.event === 'tftp.transfer' && x.file === file).at(-1);
       if (l) return l;
+      if (Date.now() > end) throw new Error(`no transfer line for ${file} within ${waitMs} ms`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error(`no transfer line for ${file}`);
+  }
+
+  /** curl without options fetches `file` from `s`; returns the sha256 of what it wrote. */
+  async function curlGet(s: TftpServer, file: string, timeoutMs: number): Promise<string> {
+    const out = join(tmp.dir, `${file}.out`);
+    const [cmd, args] = clients['curl --tftp-no-options']!(s.port, file, out);
+    const r = await run(cmd, args, timeoutMs);
+    assert.equal(r.code, 0, r.stderr);
+    return sha256File(out);
   }
 
   before(async () => {
@@ -71,11 +80,7 @@ describe('awake wait for ACKs (spinUs)', () => {
 
   test('a client on this host answers within the wait: ACKs are caught awake, the file arrives whole', async () => {
     const s = await server(1000);
-    const out = join(tmp.dir, 'fast.out');
-    const [cmd, args] = clients['curl --tftp-no-options']!(s.port, 'fast', out);
-    const r = await run(cmd, args, 120_000);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256File(out), await sha256File(join(root, 'fast')));
+    assert.equal(await curlGet(s, 'fast', 120_000), await sha256File(join(root, 'fast')));
     const l = await lineOf('fast');
     assert.equal(l.result, 'completed');
     assert.ok(l.awake, 'the log line counts awake waits');
@@ -87,6 +92,7 @@ describe('awake wait for ACKs (spinUs)', () => {
 
   test('a client slower than the wait: 8 misses end the awake probe, asleep wins the run', async () => {
     const s = await server(500);
+    const since = lines.length;
     const c = await new RawClient().open();
     try {
       await c.send(encodeRequest('rrq', 'slow', 'octet'), s.port);
@@ -107,7 +113,7 @@ describe('awake wait for ACKs (spinUs)', () => {
     } finally {
       c.close();
     }
-    const l = await lineOf('slow');
+    const l = await lineOf('slow', since);
     assert.equal(l.result, 'completed');
     // 300 ACKs: 8 missed awake waits, then 128 asleep, then a run of 2048 asleep: 8 waits. An ACK
     // later than the 5 ms receive timeout on a loaded host adds a wait (and may be caught by it);
@@ -123,30 +129,21 @@ describe('awake wait for ACKs (spinUs)', () => {
   // in received(), see solo() in fast-worker.ts.)
   test('a client that goes away: the ICMP error ends the transfer, not its retries', async () => {
     const s = await server(1000);
+    const since = lines.length;
     const c = await new RawClient().open();
     await c.send(encodeRequest('rrq', 'slow', 'octet'), s.port);
     await c.waitFor(1);
     c.close(); // no ACK: DATA 1 is sent again after the 1 s timeout, to a closed port
-    const l = await (async () => {
-      for (let i = 0; i < 250; i++) {
-        const found = lines.filter((x) => x.event === 'tftp.transfer' && x.file === 'slow').at(-1);
-        if (found && found.result !== 'completed') return found;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('the transfer did not end within 5 s');
-    })();
+    const l = await lineOf('slow', since, 5000);
     // Without the error the transfer would run into its 5 retries (≈ 6 s) and end as a timeout.
     assert.equal(l.result, 'socket-error');
   });
 
   test('spinUs 0: never awake', async () => {
     const s = await server(0);
-    const out = join(tmp.dir, 'off.out');
-    const [cmd, args] = clients['curl --tftp-no-options']!(s.port, 'slow', out);
-    const r = await run(cmd, args, 60_000);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256File(out), slowSum);
-    const l = await lineOf('slow');
+    const since = lines.length;
+    assert.equal(await curlGet(s, 'slow', 60_000), slowSum);
+    const l = await lineOf('slow', since);
     assert.equal(l.result, 'completed');
     assert.equal(l.awake, undefined);
   });

@@ -11,7 +11,6 @@ import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { SwarmNode } from '../node.ts';
 import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
 import { HaveAnnouncer } from './announcer.ts';
-import { deadline } from './deadline.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning, type PollUrgency } from './download.ts';
 import { emptyBits, setBit } from './bitfield.ts';
 import { HaveDiscovery } from './discover.ts';
@@ -21,14 +20,12 @@ import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
 import { manifestFromFile } from './manifest-build.ts';
 import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest.ts';
-import { p2pClaim, p2pHolders, p2pManifest, p2pPiece, p2pPush } from './p2p-client.ts';
+import { p2pManifest, p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { seedWhole } from './seed-whole.ts';
 import { decodeHolders } from './tracker.ts';
 import { TrackerServer } from './tracker-server.ts';
-import { TrackerSession } from './tracker-session.ts';
-import { PieceError } from './piece-error.ts';
-import { ReqType, Status, type Request } from './wire.ts';
+import { TrackerClient } from './tracker-client.ts';
 import { UploadLimiter } from './upload-limit.ts';
 
 export interface BlobServiceExtras {
@@ -101,9 +98,8 @@ export class BlobService implements BlobExchange {
   #polled = new Map<string, number>();
   /** The tracker's side (the seed), when this service is the seed's. */
   #trackerServer: TrackerServer | undefined;
-  #claimErrorsInRow = 0;
-  /** The agent's request stream to its tracker, opened on first use. */
-  #sessionOf: TrackerSession | undefined;
+  /** The agent's side of the tracker (tracker-client.ts), when it has one. */
+  #trackerClient: TrackerClient | undefined;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
   readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
 
@@ -114,6 +110,8 @@ export class BlobService implements BlobExchange {
     this.#log = opts.logger ?? silentLogger();
     const agent = (opts.role ?? 'agent') === 'agent';
     const tracker = agent ? opts.tracker : undefined;
+    const tc = tracker ? new TrackerClient({ libp2p: node.libp2p, tracker, counters: this.tracker, log: this.#log, stop: this.#stop.signal }) : undefined;
+    this.#trackerClient = tc;
     this.index = new HolderIndex({ ttlMs: opts.holderTtlMs ?? 60_000 });
     this.limiter = new UploadLimiter(opts.uploads ?? {});
     this.#tuning = {
@@ -135,7 +133,7 @@ export class BlobService implements BlobExchange {
       // A push costs only the seed a small message: new pieces go out sooner than on gossip.
       ...(opts.announcePieceMs !== undefined ? { pieceDelayMs: opts.announcePieceMs } : tracker ? { pieceDelayMs: 100 } : {}),
       ...(agent && !tracker ? { onHolder: (peerId: string, addrs: string[]) => this.#keepMesh(peerId, addrs) } : {}),
-      ...(tracker ? { push: (bytes: Uint8Array) => this.#withDeadline(5000, (signal) => this.#push(tracker, bytes, signal)) } : {}),
+      ...(tc ? { push: (bytes: Uint8Array) => tc.push(bytes) } : {}),
       fetching: (sha: string) => this.#fetching(sha),
       ...(opts.allowed ? { allowed: opts.allowed } : {}),
     });
@@ -145,7 +143,7 @@ export class BlobService implements BlobExchange {
       peers: () => this.#connected(),
       // A loaded seed answers late: an answer after 1 s is still worth having (it comes in ms when idle).
       timeoutMs: tracker ? Math.max(opts.discoverMs ?? 1000, 5000) : (opts.discoverMs ?? 1000),
-      ...(tracker ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tracker, shas, signal) } : {}),
+      ...(tc ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tc, shas, signal) } : {}),
     });
     const ts = agent ? undefined : new TrackerServer({ index: this.index, claimTtlMs: this.#tuning.claimTtlMs, counters: this.tracker, ...(opts.allowed ? { allowed: opts.allowed } : {}) });
     this.#trackerServer = ts;
@@ -201,18 +199,17 @@ export class BlobService implements BlobExchange {
     this.node.libp2p.removeEventListener('peer:disconnect', this.#onDisconnect);
     this.discovery.stop();
     this.announcer.stop();
-    this.#sessionOf?.close();
-    this.#sessionOf = undefined;
+    this.#trackerClient?.close();
     await this.#p2p.stop();
     await this.#http?.stop();
   }
 
   /** The agent's side: asks the tracker who holds these blobs; the answer goes into the index. */
-  async #askTracker(tracker: string, shas: string[], signal: AbortSignal): Promise<void> {
+  async #askTracker(tc: TrackerClient, shas: string[], signal: AbortSignal): Promise<void> {
     const now = Date.now();
     for (const sha of shas) this.#polled.set(sha, now);
     this.tracker.queries++;
-    const r = decodeHolders(await this.#holdersOf(tracker, shas, signal), Date.now());
+    const r = decodeHolders(await tc.holders(shas, signal), Date.now());
     if (!r.ok) {
       this.#log.debug({ detail: r.detail }, 'tracker answer rejected');
       return;
@@ -242,77 +239,6 @@ export class BlobService implements BlobExchange {
     }
   }
 
-  /**
-   * A tracker request over the session stream (tracker-session.ts); a tracker without it (an older
-   * seed) gets a stream per request (p2p-client.ts). Statuses other than OK and BUSY fail.
-   */
-  async #session(tracker: string, req: Request, signal: AbortSignal): Promise<{ status: Status; body: Uint8Array } | undefined> {
-    const s = (this.#sessionOf ??= new TrackerSession(this.node.libp2p, tracker));
-    if (s.unsupported) return undefined;
-    try {
-      const r = await s.request(req, signal);
-      this.tracker.sessionRequests++;
-      this.tracker.sessionsOpened = s.stats.opened;
-      if (r.status !== Status.Ok && r.status !== Status.Busy) throw new PieceError('failed', `tracker ${tracker.slice(-8)} refused the request (status ${r.status})`);
-      return r;
-    } catch (e) {
-      if (s.unsupported) return undefined;
-      throw e;
-    }
-  }
-
-  async #push(tracker: string, body: Uint8Array, signal: AbortSignal): Promise<void> {
-    const r = await this.#session(tracker, { type: ReqType.Push, body }, signal);
-    if (!r) return p2pPush(this.node.libp2p, { peerId: tracker, addrs: [] }, body, signal);
-    if (r.status !== Status.Ok) throw new PieceError('failed', 'the tracker did not take the push');
-  }
-
-  async #holdersOf(tracker: string, blobs: string[], signal: AbortSignal): Promise<Uint8Array> {
-    const r = await this.#session(tracker, { type: ReqType.Holders, blobs }, signal);
-    if (!r) return p2pHolders(this.node.libp2p, { peerId: tracker, addrs: [] }, blobs, signal);
-    if (r.status !== Status.Ok) throw new PieceError('failed', 'the tracker did not answer holders?');
-    return r.body;
-  }
-
-  async #claimOf(tracker: string, sha256: string, index: number, pieces: number, signal: AbortSignal): Promise<boolean> {
-    const r = await this.#session(tracker, { type: ReqType.Claim, sha256, index, pieces }, signal);
-    if (!r) return p2pClaim(this.node.libp2p, { peerId: tracker, addrs: [] }, sha256, index, pieces, signal);
-    return r.status === Status.Ok;
-  }
-
-  /** Runs a request that is abandoned when the service stops or after `ms`. */
-  async #withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const dl = deadline(this.#stop.signal, ms);
-    try {
-      return await fn(dl.signal);
-    } finally {
-      dl.done();
-    }
-  }
-
-  /** The agent's tracker, if any. */
-  get #trackerId(): string | undefined {
-    return (this.#o.role ?? 'agent') === 'agent' ? this.#o.tracker : undefined;
-  }
-
-  /** Tracker mode: may we take piece i from the seed? A tracker that does not answer does not stop us. */
-  async #askSeed(sha: string, i: number, pieces: number): Promise<boolean> {
-    const t = this.#trackerId!;
-    this.tracker.claimsAsked++;
-    try {
-      const ok = await this.#withDeadline(5000, (signal) => this.#claimOf(t, sha, i, pieces, signal));
-      this.#claimErrorsInRow = 0;
-      if (!ok) this.tracker.claimsDenied++;
-      return ok;
-    } catch (e) {
-      // A busy tracker that answers late must not cost the seed a copy (bench:swarm N = 32: half
-      // the seed's pieces were such "grants"); one that failed 3 times in a row is taken as gone.
-      this.tracker.claimErrors++;
-      this.#log.debug({ err: (e as Error).message }, 'tracker did not answer a claim');
-      return ++this.#claimErrorsInRow > 3;
-    }
-  }
-
   #fetching(sha: string): Uint8Array | undefined {
     const c = this.#claims.get(sha);
     const s = this.store.get(sha);
@@ -327,7 +253,7 @@ export class BlobService implements BlobExchange {
     if (!c) this.#claims.set(sha, (c = new Map()));
     c.set(i, (c.get(i) ?? 0) + 1);
     // On gossip a claim goes out at once; the tracker recorded it already when it granted it.
-    this.announcer.changed(sha, !this.#trackerId);
+    this.announcer.changed(sha, !this.#trackerClient);
     let done = false;
     return () => {
       if (done) return;
@@ -474,6 +400,7 @@ export class BlobService implements BlobExchange {
   }
 
   #deps() {
+    const tc = this.#trackerClient;
     return {
       store: this.store,
       self: this.node.peerId,
@@ -492,7 +419,7 @@ export class BlobService implements BlobExchange {
         return httpRange(url, r.start, r.end, m.size, signal);
       },
       claim: (sha: string, i: number) => this.#claim(sha, i),
-      ...(this.#trackerId ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => this.#askSeed(sha, i, pieces) } : {}),
+      ...(tc ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => tc.askSeed(sha, i, pieces) } : {}),
       stats: this.stats,
       log: this.#log,
       tuning: this.#tuning,

@@ -1,17 +1,20 @@
-// The agent keeps its own boot files (issue 7, boot-storm offload): the kernel threw its copy of the
-// ramdisk away after unpacking it, so after joining the swarm the agent takes the agent kernel and
-// ramdisk into its blob store, pinned, and its HTTP piece server can then serve them to machines the
-// seed redirects to it. Which files: the seed's boot refs (GET /artifacts/agent-boot.json: name,
-// sha256, size). The ramdisk comes from the kernel's retained copy where there is one
-// (/sys/firmware/initrd with `retain_initrd` on the command line, checked against the sha256), else
-// through the exchange (peers first, the seed as fallback). The boot scripts do not ask for it:
-// Debian 12's kernel (6.1) would keep the memory but exposes no /sys/firmware/initrd, so with it
-// the ramdisk is always fetched again. A file that does not fit in the store's budget is skipped.
-import { stat } from 'node:fs/promises';
+// The agent keeps its own boot files (issue 7, boot-storm offload): after joining the swarm the agent
+// takes the agent kernel and ramdisk into its blob store, pinned, and its HTTP piece server can then
+// serve them to machines the seed redirects to it. Which files: the seed's boot refs (GET
+// /artifacts/agent-boot.json: name, sha256, size). The ramdisk comes, in this order, from the file the
+// ramdisk's stage 0 left (/lpmos-initrd.img: iPXE on BIOS loads the ramdisk as that file and stage 0
+// unpacks it, boot/ramdisk/stage0.ts), from the kernel's retained copy (/sys/firmware/initrd with
+// `retain_initrd`, kernels from 6.10; Debian 12's 6.1 has none), each checked against the seed's sha256,
+// else through the exchange (peers first, the seed as fallback): a machine booted by UEFI or GRUB got the
+// ramdisk as its initramfs, which the kernel frees after unpacking. The stage-0 file is removed once
+// the store holds its bytes (the memory is given back). A file that does not fit in the store's budget
+// is skipped.
+import { stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ErrorCode, LpmosError, formatError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { KEPT_INITRD_PATH } from '../core/stage0.ts';
 import type { BlobExchange, BlobRef } from '../swarm/blobs/api.ts';
 
 /** Where the kernel exposes the ramdisk it kept (`retain_initrd` on its command line). */
@@ -30,8 +33,8 @@ export interface KeepBootFilesOptions {
   seedUrl: string;
   logger: Logger;
   signal: AbortSignal;
-  /** The retained ramdisk (default /sys/firmware/initrd); missing is fine. */
-  retained?: string;
+  /** Where a kept ramdisk may be, first match wins (default: stage 0's file, then /sys/firmware/initrd); missing is fine. */
+  retained?: readonly string[];
   /** Tries of the boot refs request (default 5, 2 s apart). */
   tries?: number;
 }
@@ -66,18 +69,30 @@ function room(x: BlobExchange): number {
   return x.store.budget - x.store.used;
 }
 
+/** Paths that are files of the ramdisk's rootfs (not a kernel view): removed once the store has the bytes. */
+const removable = (path: string): boolean => !path.startsWith('/sys/');
+
 async function fromRetained(x: BlobExchange, path: string, ref: BlobRef, log: Logger): Promise<boolean> {
   const st = await stat(path).catch(() => undefined);
-  if (!st || st.size !== ref.size) return false;
-  try {
-    const m = await x.add(path, { pin: true });
-    if (m.sha256 === ref.sha256) return true;
-    log.warn({ path, got: m.sha256, want: ref.sha256 }, 'the retained ramdisk is not the one the seed serves; fetching it');
-    await x.store.remove(m.sha256).catch(() => undefined);
-  } catch (e) {
-    log.warn({ path, err: formatError(e) }, 'could not take the retained ramdisk; fetching it');
+  if (!st?.isFile()) return false;
+  let ok = false;
+  if (st.size !== ref.size) {
+    log.warn({ path, size: st.size, want: ref.size }, 'the kept ramdisk is not the one the seed serves (size); fetching it');
+  } else {
+    try {
+      const m = await x.add(path, { pin: true });
+      ok = m.sha256 === ref.sha256;
+      if (!ok) {
+        log.warn({ path, got: m.sha256, want: ref.sha256 }, 'the kept ramdisk is not the one the seed serves; fetching it');
+        await x.store.remove(m.sha256).catch(() => undefined);
+      }
+    } catch (e) {
+      log.warn({ path, err: formatError(e) }, 'could not take the kept ramdisk; fetching it');
+    }
   }
-  return false;
+  // Stored (or useless): stage 0's file gives its memory back; a kernel view (/sys) is left alone.
+  if (removable(path)) await unlink(path).catch((e: unknown) => log.warn({ path, err: formatError(e) }, 'could not remove the kept ramdisk file'));
+  return ok;
 }
 
 /** Takes the agent kernel and ramdisk into the store, pinned for as long as the agent runs. */
@@ -102,9 +117,13 @@ export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult
       out.skipped.push({ name: ref.name, why });
       continue;
     }
-    if (kind === 'initrd' && (await fromRetained(x, o.retained ?? RETAINED_INITRD, ref, o.logger))) {
-      out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'retained', fromSeed: 0, fromPeers: 0 });
-      continue;
+    if (kind === 'initrd') {
+      let found = false;
+      for (const p of o.retained ?? [KEPT_INITRD_PATH, RETAINED_INITRD]) if (!found && (await fromRetained(x, p, ref, o.logger))) found = true;
+      if (found) {
+        out.kept.push({ name: ref.name, sha256: ref.sha256, how: 'retained', fromSeed: 0, fromPeers: 0 });
+        continue;
+      }
     }
     try {
       // Pinned until the agent stops: the result's unpin is never called.

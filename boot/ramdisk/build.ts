@@ -14,6 +14,7 @@ import { cachedNodeBinary, debCacheDir, lpmosCacheDir } from '../cache.ts';
 import { run } from '../exec.ts';
 import { DEFAULT_COMPRESSION, type Compression } from './archive.ts';
 import { bundleAgent } from './bundle.ts';
+import { buildStage0, STAGE0_FILE } from './stage0.ts';
 import { buildAgentLayer, buildBaseLayer, buildRuntimeLayer, initFiles, LPMOS_WRAPPER, POWER_COMMANDS } from './layers.ts';
 import { RAMDISK_PACKAGES, baseRecipe, debianSources, moduleRecipe } from './spec.ts';
 import { hostSourcesText } from './sources.ts';
@@ -42,6 +43,8 @@ export interface RamdiskManifest {
   key: string;
   kernel: RamdiskFile & { package: string; version: string; release: string };
   initrd: RamdiskFile & { compression: string };
+  /** Unpacks initrd.img wrapped as a file, so the agent keeps its bytes (boot/ramdisk/stage0.ts). */
+  stage0?: RamdiskFile;
   node: { version: string };
   agent: { entry: string; sha256: string; inputs: number };
   layers: { name: string; key: string; size: number }[];
@@ -179,7 +182,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
   for (const [k, v] of POWER_COMMANDS) agentSha.update(k).update(v);
   for (const [k, v] of [...bundle.files].sort(([a], [b]) => (a < b ? -1 : 1))) agentSha.update(k).update(v);
   const agentKey = hashKey({ agent: agentSha.digest('hex'), comp });
-  const key = hashKey({ baseKey, runtimeKey, agentKey });
+  const key = hashKey({ baseKey, runtimeKey, agentKey, stage0: 1 });
   const dir = join(cache, key);
   const manifestPath = join(dir, 'manifest.json');
 
@@ -220,15 +223,22 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
         step('assembling initrd.img');
         await concat([base, runtime, agent], join(tmpDir, 'initrd.img'));
         await copyFile(kernelFile, join(tmpDir, 'vmlinuz'));
+        const layers = [{ name: 'base', key: baseKey, size: baseSize }, { name: 'runtime', key: runtimeKey, size: runtimeSize }, { name: 'agent', key: agentKey, size: agentSize }];
+        step('stage 0 (keeps the ramdisk for the agent)');
+        await buildStage0({
+          scratch, debCache: opts.cacheDir ? join(opts.cacheDir, 'debs') : debCacheDir(), compression, signal,
+          layers: layers.map((l) => ({ size: l.size, kind: compression.kind })), initrdSize: (await stat(join(tmpDir, 'initrd.img'))).size,
+        }, join(tmpDir, STAGE0_FILE));
         const file = async (name: string): Promise<RamdiskFile> => ({ file: name, sha256: await sha256File(join(tmpDir, name)), size: (await stat(join(tmpDir, name))).size });
         const manifest: RamdiskManifest = {
           kind: 'lpmos-agent-ramdisk',
           key,
           kernel: { ...(await file('vmlinuz')), package: kernelPkg.name, version: kernelPkg.version, release },
           initrd: { ...(await file('initrd.img')), compression: comp },
+          stage0: await file(STAGE0_FILE),
           node: { version: nodeVersion },
           agent: { entry: entry.startsWith(projectRoot) ? entry.slice(projectRoot.length + 1) : entry, sha256: createHash('sha256').update(bundle.code).digest('hex'), inputs: bundle.inputs.length },
-          layers: [{ name: 'base', key: baseKey, size: baseSize }, { name: 'runtime', key: runtimeKey, size: runtimeSize }, { name: 'agent', key: agentKey, size: agentSize }],
+          layers,
           packages: RAMDISK_PACKAGES,
           modules,
           buildSeconds: Math.round((Date.now() - started) / 1000),
@@ -246,7 +256,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
   const result: RamdiskResult = { dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), manifest, cached };
   if (opts.outDir) {
     await mkdir(opts.outDir, { recursive: true });
-    for (const f of ['vmlinuz', 'initrd.img', 'manifest.json']) await copyFile(join(dir, f), join(opts.outDir, f));
+    for (const f of ['vmlinuz', 'initrd.img', ...(manifest.stage0 ? [STAGE0_FILE] : []), 'manifest.json']) await copyFile(join(dir, f), join(opts.outDir, f));
   }
   step(`${cached ? 'cached' : 'built'}: initrd.img ${(manifest.initrd.size / 1e6).toFixed(1)} MB (${manifest.initrd.compression}), vmlinuz ${(manifest.kernel.size / 1e6).toFixed(1)} MB in ${dir}`);
   return result;

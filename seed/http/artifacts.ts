@@ -23,8 +23,8 @@ export interface Artifact {
 const entrySchema = z
   .object({ name: z.string().optional(), file: z.string().optional(), sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'), size: z.number().int().min(0) })
   .refine((e) => (e.name ?? e.file) !== undefined, { message: 'needs "name" (or "file")' });
-/** `lpmos boot ramdisk` writes `{ kind: 'lpmos-agent-ramdisk', kernel: {file, sha256, size, …}, initrd: {…} }`. */
-const ramdiskManifestSchema = z.object({ kind: z.literal('lpmos-agent-ramdisk'), kernel: entrySchema, initrd: entrySchema });
+/** `lpmos boot ramdisk` writes `{ kind: 'lpmos-agent-ramdisk', kernel: {file, sha256, size, …}, initrd: {…}, stage0?: {…} }`. */
+const ramdiskManifestSchema = z.object({ kind: z.literal('lpmos-agent-ramdisk'), kernel: entrySchema, initrd: entrySchema, stage0: entrySchema.optional() });
 const manifestSchema = z.union([z.array(entrySchema), z.object({ files: z.array(entrySchema) }), ramdiskManifestSchema]);
 
 /** NUL and the other C0 controls, DEL: never in a name (NUL would cut a path short in C code below us). */
@@ -62,7 +62,7 @@ async function loadDir(dir: string): Promise<{ artifacts: Artifact[]; mtimeMs: n
   } catch (e) {
     throw new LpmosError(ErrorCode.Parse, `artifacts ${where} is not a manifest (JSON with files: [{name, sha256, size}]): ${(e as Error).message.slice(0, 300)}`, { cause: e });
   }
-  const entries = Array.isArray(parsed) ? parsed : 'files' in parsed ? parsed.files : [parsed.kernel, parsed.initrd];
+  const entries = Array.isArray(parsed) ? parsed : 'files' in parsed ? parsed.files : [parsed.kernel, parsed.initrd, ...(parsed.stage0 ? [parsed.stage0] : [])];
   const artifacts: Artifact[] = [];
   for (const e of entries) {
     const name = (e.name ?? e.file) as string;

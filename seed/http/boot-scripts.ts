@@ -7,6 +7,7 @@ import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import { renderTemplate } from '../../templates/render.ts';
 import type { Arch, Platform } from './boot-query.ts';
 import { agentCmdline, type BootAction } from './cmdline.ts';
+import { KEPT_INITRD_PATH } from '../../core/stage0.ts';
 
 /** What every script needs from the seed's configuration. */
 export interface ScriptEnv {
@@ -18,6 +19,8 @@ export interface ScriptEnv {
   swarmBootstrap?: string | undefined;
   agentKernel: string;
   agentInitrd: string;
+  /** Artifact name of the ramdisk's stage 0, when the seed has it (iPXE on BIOS then boots through it). */
+  agentStage0?: string | undefined;
   console: string;
   cmdline: string;
 }
@@ -52,7 +55,7 @@ function machineExtra(m: ScriptMachine | undefined): string[] {
   return [extra];
 }
 
-function cmdline(env: ScriptEnv, m: ScriptMachine | undefined, opts: { mac?: string | undefined; initrdName?: string }): string {
+function cmdline(env: ScriptEnv, m: ScriptMachine | undefined, opts: { mac?: string | undefined; initrdName?: string; stage0?: boolean }): string {
   return agentCmdline({
     seedUrl: env.seedUrl,
     etcd: env.etcd,
@@ -63,6 +66,7 @@ function cmdline(env: ScriptEnv, m: ScriptMachine | undefined, opts: { mac?: str
     action: m?.action ?? 'discover',
     mac: opts.mac,
     initrdName: opts.initrdName,
+    stage0: opts.stage0,
     console: env.console,
     extra: [env.cmdline, ...machineExtra(m)],
   });
@@ -82,6 +86,10 @@ export function ipxeScript(env: ScriptEnv, m: ScriptMachine, client: { arch?: Ar
     throw new LpmosError(ErrorCode.Validation, `no LPMOS agent for ${client.arch}: the seed serves an x86-64 agent only`, { details: [{ path: 'query.arch', message: `${client.arch} is not supported by the agent` }] });
   }
   const initrdName = env.agentInitrd.split('/').at(-1) ?? env.agentInitrd;
+  // Stage 0 only where iPXE wraps a file into the initramfs: BIOS (decided in iPXE when the query did not say).
+  const stage0 = env.agentStage0 && client.platform !== 'efi'
+    ? { url: artifactUrl(env, env.agentStage0), keptPath: KEPT_INITRD_PATH, cmdline: cmdline(env, m, { mac: m.mac, stage0: true }) }
+    : false;
   return renderTemplate('ipxe-agent', {
     title: title(m),
     action: m.action,
@@ -89,6 +97,7 @@ export function ipxeScript(env: ScriptEnv, m: ScriptMachine, client: { arch?: Ar
     initrdUrl: artifactUrl(env, env.agentInitrd),
     initrdName,
     cmdline: cmdline(env, m, { mac: m.mac, initrdName }),
+    stage0,
   });
 }
 

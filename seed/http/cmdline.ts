@@ -3,12 +3,14 @@
 // by it; the boot scripts add what only they know:
 //   lpmos.action=<action>  what the seed had in mind when it rendered the script (for the console/logs;
 //                          the agent follows its spec in etcd, not this)
+//   rdinit=/stage0/init    iPXE on BIOS boots through the ramdisk's stage 0 (core/stage0.ts)
 //   initrd=<name>          iPXE on UEFI hands the ramdisk to the kernel's EFI stub only when the command
 //                          line names it (LAB-NOTES: Debian's 2019 iPXE needs it); BIOS/GRUB ignore it
 //   console=…              site console settings, then site-wide extras, then the machine's own
 //                          (spec.overrides.kernelCmdline) last, so the operator's word wins.
 import { encodeAgentCmdline } from '../../core/cmdline.ts';
 import type { Action } from '../../core/model/spec.ts';
+import { STAGE0_RDINIT } from '../../core/stage0.ts';
 
 export type BootAction = Action | 'discover';
 
@@ -25,6 +27,8 @@ export interface AgentArgs {
   mac?: string | undefined;
   /** Name of the initrd image as the boot loader registered it (iPXE only). */
   initrdName?: string | undefined;
+  /** Boot through the ramdisk's stage 0 (rdinit=/stage0/init, core/stage0.ts). */
+  stage0?: boolean | undefined;
   console: string;
   extra?: readonly string[];
 }
@@ -49,6 +53,7 @@ export function agentCmdline(a: AgentArgs): string {
     word('lpmos.action', a.action),
   ];
   if (a.initrdName) args.push(word('initrd', a.initrdName));
+  if (a.stage0) args.push(STAGE0_RDINIT);
   for (const part of [a.console, ...(a.extra ?? [])]) if (part.trim()) args.push(part.trim());
   return args.join(' ');
 }

@@ -1,6 +1,6 @@
 // Configuration of the seed's HTTP server (DESIGN §5.7: one typed schema, flags name the field).
 // Flags: --http-address, --http-port, --http-artifacts DIR[,DIR], --http-public-url, --http-agent-kernel,
-// --http-agent-initrd, --http-console, --http-cmdline, --swarm-bootstrap, --agent-etcd.
+// --http-agent-initrd, --http-agent-stage0, --http-console, --http-cmdline, --swarm-bootstrap, --agent-etcd.
 import { z } from 'zod';
 
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0));
@@ -22,6 +22,12 @@ export const httpConfigSchema = z.strictObject({
   /** Artifact names of the agent's kernel and ramdisk. */
   agentKernel: z.string().min(1).default('vmlinuz'),
   agentInitrd: z.string().min(1).default('initrd.img'),
+  /**
+   * Artifact name of the ramdisk's stage 0 (boot/ramdisk/stage0.ts). When the artifacts hold it, iPXE on
+   * BIOS boots through it and the agent keeps the ramdisk it booted from (no second download); without
+   * it every loader gets the ramdisk as the kernel's initramfs.
+   */
+  agentStage0: z.string().min(1).default('stage0.img'),
   /** Kernel console arguments for the agent (serial first for the lab's QEMU, VGA for people at the rack). */
   console: cmdlineText.default('console=tty0 console=ttyS0,115200n8'),
   /** Extra kernel arguments for every machine. */

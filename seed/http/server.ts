@@ -82,7 +82,7 @@ export class HttpServer {
 
   #scriptEnv(req: IncomingMessage, etcd: readonly string[]): ScriptEnv {
     const c = this.config;
-    return { seedUrl: this.#seedUrl(req), etcd, site: this.#deps.site, prefix: this.#deps.prefix, swarmBootstrap: c.swarmBootstrap, agentKernel: c.agentKernel, agentInitrd: c.agentInitrd, console: c.console, cmdline: c.cmdline };
+    return { seedUrl: this.#seedUrl(req), etcd, site: this.#deps.site, prefix: this.#deps.prefix, swarmBootstrap: c.swarmBootstrap, agentKernel: c.agentKernel, agentInitrd: c.agentInitrd, agentStage0: this.artifacts.byName(c.agentStage0) ? c.agentStage0 : undefined, console: c.console, cmdline: c.cmdline };
   }
 
   async start(): Promise<void> {

@@ -5,7 +5,7 @@
 // is never the requester.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
@@ -96,7 +96,7 @@ async function agent(host: string, retained?: string): Promise<{ swarm: AgentSwa
   cleanups.push(stop);
   const stopper = new AbortController();
   cleanups.push(async () => stopper.abort());
-  const kept = await keepBootFiles({ exchange: swarm.blobs!, seedUrl: base, logger: createLogger({ level: 'silent' }), signal: stopper.signal, retained: retained ?? join(stateDir, 'no-such-file') });
+  const kept = await keepBootFiles({ exchange: swarm.blobs!, seedUrl: base, logger: createLogger({ level: 'silent' }), signal: stopper.signal, retained: [retained ?? join(stateDir, 'no-such-file')] });
   return { swarm, stop, kept };
 }
 
@@ -185,11 +185,12 @@ test('an agent keeping the ramdisk makes the seed redirect the next boot there; 
   assert.equal(self.sha256, initrd().sha256);
 });
 
-test('an agent with the kernel\'s retained ramdisk keeps it without fetching; a holder that vanished is not chosen', async () => {
+test('an agent with the ramdisk stage 0 kept keeps it without fetching and frees the file; a holder that vanished is not chosen', async () => {
   const retained = join(stateDir, 'retained-initrd');
   writeFileSync(retained, initrd().data);
   const a = await agent('127.0.0.4', retained);
   assert.deepEqual(a.kept.kept.find((k) => k.name === 'initrd.img')?.how, 'retained');
+  assert.equal(existsSync(retained), false, 'the kept file is removed once the store holds its bytes');
   await until('the seed hears the agent holds the ramdisk', () => offload.candidates({ name: 'initrd.img', sha256: initrd().sha256, size: initrd().data.length }).some((c) => c.complete && c.ip === '127.0.0.4'));
   const r = await boot({ from: '127.0.0.5' });
   assert.equal(r.redirects, 1);

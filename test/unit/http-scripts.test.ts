@@ -66,6 +66,33 @@ test('golden: iPXE agent scripts (install, discover) carry every kernel argument
   assert.ok(s.includes('kernel http://10.213.16.1:8080/artifacts/vmlinuz '));
 });
 
+test('golden: with stage 0 on the seed, iPXE on BIOS loads stage 0 and the ramdisk as the file it keeps; UEFI the initramfs', () => {
+  const withStage0: ScriptEnv = { ...env, agentStage0: 'stage0.img' };
+  const any = ipxeScript(withStage0, install, { arch: 'x86_64' });
+  golden('ipxe-install-stage0.ipxe', any);
+  const lines = any.split('\n');
+  const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+  // BIOS branch first, decided by iPXE's own platform setting; the initramfs path after the label.
+  assert.ok(at('iseq ${platform} pcbios || goto initramfs') >= 0);
+  const keepKernel = lines.find((l) => l.startsWith('kernel '))!;
+  const p = parseCmdline(keepKernel.replace(/^kernel \S+ /, '').replace(/ \|\| goto failed$/, ''));
+  assert.equal(p.get('rdinit'), '/stage0/init', 'the kernel runs stage 0');
+  assert.equal(p.get('lpmos.debug'), '1', 'the machine override is there too');
+  assert.equal(decodeAgentCmdline(keepKernel.replace(/^kernel \S+ /, '').replace(/ \|\| goto failed$/, '')).machine, 'web-01');
+  assert.ok(lines.includes('initrd --name stage0 http://10.213.16.1:8080/artifacts/stage0.img || goto failed'));
+  assert.ok(lines.includes('initrd --name initrd.img http://10.213.16.1:8080/artifacts/agent/initrd.img /lpmos-initrd.img || goto failed'), 'the ramdisk is wrapped as the file stage 0 unpacks');
+  assert.ok(at('initrd --name stage0') < at(':initramfs') && at(':initramfs') < at('initrd --name initrd.img http://10.213.16.1:8080/artifacts/agent/initrd.img ||'));
+  // The initramfs path after the label is the one without stage 0.
+  const plain = lines.slice(at(':initramfs'));
+  assert.ok(!plain.some((l) => l.includes('rdinit=') || l.includes('stage0')));
+  // Known BIOS: the same branch; known UEFI: no stage 0 at all.
+  assert.equal(ipxeScript(withStage0, install, { arch: 'x86_64', platform: 'pcbios' }), any);
+  const efi = ipxeScript(withStage0, install, { arch: 'x86_64', platform: 'efi' });
+  assert.equal(efi, ipxeScript(env, install, { arch: 'x86_64', platform: 'efi' }), 'UEFI: as without stage 0');
+  // Without stage 0 on the seed: no branch.
+  assert.ok(!ipxeScript(env, install, { arch: 'x86_64', platform: 'pcbios' }).includes('stage0'));
+});
+
 test('golden: localboot differs for BIOS (sanboot drive 0x80) and UEFI (exit); unknown platform decides in iPXE', () => {
   const bios = ipxeScript(env, local, { platform: 'pcbios', arch: 'i386' });
   const efi = ipxeScript(env, local, { platform: 'efi', arch: 'x86_64' });

@@ -9,7 +9,8 @@ export const MILESTONES = [
   { name: 'ipxe-script', pattern: /http:\/\/\S+\/boot\.ipxe\.\.\./ },
   { name: 'agent-download', pattern: /loading the agent/ },
   { name: 'kernel', pattern: /Linux version \d/ },
-  { name: 'init', pattern: /Run \/init as init process/ },
+  // With the ramdisk's stage 0 (iPXE on BIOS) the ramdisk's /init starts once stage 0 has unpacked it.
+  { name: 'init', pattern: /Run \/init as init process|lpmos-stage0: unpacked \d+ layers/ },
   { name: 'dhcp', pattern: /lpmos-init: DHCP on/ },
   { name: 'agent', pattern: /"msg":"agent starting"/ },
   { name: 'inventory', pattern: /"msg":"inventory reported"/ },

@@ -107,6 +107,13 @@ test(`two machines PXE-boot at once (SeaBIOS + iPXE ROM, OVMF PXE) into the agen
     for (const w of watches) await w.stop();
   }
   for (const [i, vm] of [...vms.values()].entries()) t.diagnostic(`${vm.spec.name} timeline (s): ${watches[i]!.summary()}`);
+  // iPXE on BIOS boots through the ramdisk's stage 0 (the agent keeps the ramdisk it booted from); UEFI
+  // gets the ramdisk as its initramfs (this iPXE wraps no file for the EFI stub).
+  for (const vm of vms.values()) {
+    const serial = await vm.serialText();
+    if (vm.spec.firmware === 'bios') assert.match(serial, /lpmos-stage0: unpacked 3 layers of \/lpmos-initrd\.img \(\d+ bytes\); kept for the agent/, `${vm.spec.name}: booted through stage 0`);
+    else assert.ok(!serial.includes('lpmos-stage0'), `${vm.spec.name}: no stage 0 on UEFI`);
+  }
   for (const e of lab.inventoryEvents) t.diagnostic(`inventory of ${e.id} in etcd after ${((e.at - Math.min(...[...vms.values()].map((v) => v.startedAt))) / 1000).toFixed(1)} s`);
 
   // The state is written after the inventory: wait (gently) for `inspected` in the operator's own view.

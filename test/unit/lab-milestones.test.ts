@@ -21,6 +21,11 @@ test('every milestone of a complete boot, in order', () => {
   assert.deepEqual(milestonesIn(BIOS), ['firmware-pxe', 'ipxe-script', 'agent-download', 'kernel', 'init', 'dhcp', 'agent', 'inventory']);
 });
 
+test('through the ramdisk\'s stage 0 the ramdisk /init starts when stage 0 has unpacked it, not at the kernel\'s "Run /stage0/init"', () => {
+  assert.deepEqual(milestonesIn('[    4.4] Run /stage0/init as init process\n'), []);
+  assert.deepEqual(milestonesIn('[    4.4] Run /stage0/init as init process\nlpmos-stage0: unpacked 3 layers of /lpmos-initrd.img (105607341 bytes); kept for the agent\n'), ['init']);
+});
+
 test('a boot that stopped early has only the first milestones; OVMF\'s PXE counts as firmware', () => {
   assert.deepEqual(milestonesIn('>>Start PXE over IPv4.\r\n  Station IP address is 10.213.64.101\r\n'), ['firmware-pxe']);
   assert.deepEqual(milestonesIn(''), []);

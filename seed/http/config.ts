@@ -1,6 +1,7 @@
 // Configuration of the seed's HTTP server (DESIGN §5.7: one typed schema, flags name the field).
-// Flags: --http-address, --http-port, --http-artifacts DIR[,DIR], --http-public-url, --http-agent-kernel,
-// --http-agent-initrd, --http-agent-stage0, --http-console, --http-cmdline, --swarm-bootstrap, --agent-etcd.
+// Flags: --http-address, --http-port, --http-artifacts DIR[,DIR], --http-public-url, --http-console,
+// --http-cmdline, --swarm-bootstrap, --agent-etcd. The agent's artifact names (agentKernel, agentInitrd,
+// agentStage0) have no flag: they are the names `lpmos boot ramdisk` writes.
 import { z } from 'zod';
 
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0));

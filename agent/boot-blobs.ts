@@ -104,7 +104,10 @@ export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult
     o.logger.info('the seed does not ask agents to keep the boot files (boot offload off)');
     return out;
   }
-  for (const [kind, ref] of [['kernel', refs.kernel], ['initrd', refs.initrd]] as const) {
+  // The ramdisk first: a kept one makes this machine a holder within the hashing time, and the seed
+  // holds the seat of the copy it sent this machine only for a grace period (seed/offload.ts); the
+  // kernel (8 MB, fetched) after it.
+  for (const [kind, ref] of [['initrd', refs.initrd], ['kernel', refs.kernel]] as const) {
     const held = x.store.get(ref.sha256);
     if (held?.complete) {
       x.store.pin(ref.sha256);

@@ -144,7 +144,8 @@ test('with no holder the seed serves the ramdisk itself and counts a full copy',
 test('an agent keeping the ramdisk makes the seed redirect the next boot there; curl -L gets the right bytes from the agent; at its cap the seed serves (curl) or defers iPXE (503)', async () => {
   const a = await agent('127.0.0.2');
   assert.deepEqual(a.kept.skipped, []);
-  assert.deepEqual(a.kept.kept.map((k) => [k.name, k.how]), [['vmlinuz', 'fetched'], ['initrd.img', 'fetched']]);
+  // The ramdisk first (a kept one makes the agent a holder soonest), then the kernel.
+  assert.deepEqual(a.kept.kept.map((k) => [k.name, k.how]), [['initrd.img', 'fetched'], ['vmlinuz', 'fetched']]);
   // The boot refs carry the seed's piece manifest: the agent took the ramdisk piece by piece (Range), not whole.
   const pieces = Number(/lpmos_boot_seed_served_total\{file="initrd.img",reason="range"\} (\d+)/.exec(await metrics())?.[1] ?? 0);
   assert.ok(pieces >= Math.ceil(initrd().data.length / MiB), `ramdisk fetched in ${pieces} range requests`);

@@ -8,7 +8,8 @@
 // else through the exchange (peers first, the seed as fallback): a machine booted by UEFI or GRUB got the
 // ramdisk as its initramfs, which the kernel frees after unpacking. The stage-0 file is removed once
 // the store holds its bytes (the memory is given back). A file that does not fit in the store's budget
-// is skipped.
+// is skipped, and the seed is told (POST /api/v1/boot-files/declined) so the seat of the copy it sent
+// this machine frees at once.
 import { stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -42,7 +43,7 @@ export interface KeepBootFilesOptions {
 export type KeptHow = 'retained' | 'fetched' | 'held';
 export interface KeepResult {
   kept: { name: string; sha256: string; how: KeptHow; fromSeed: number; fromPeers: number }[];
-  skipped: { name: string; why: string }[];
+  skipped: { name: string; sha256: string; why: string }[];
 }
 
 /** The seed's boot refs; undefined when it answers 404 (boot offload off, or a seed without it). */
@@ -62,6 +63,18 @@ export async function fetchBootRefs(seedUrl: string, signal: AbortSignal, tries 
     }
   }
   throw new LpmosError(ErrorCode.Unavailable, `boot refs from ${url}: ${formatError(last)}`, { cause: last });
+}
+
+/** Tells the seed this agent will not keep these boot files (best effort: the seat then ends with its grace). */
+export async function declineBootFiles(seedUrl: string, sha256s: readonly string[], signal: AbortSignal, log: Logger): Promise<void> {
+  const url = `${seedUrl.replace(/\/+$/, '')}/api/v1/boot-files/declined?sha256=${sha256s.join(',')}`;
+  try {
+    const r = await fetch(url, { method: 'POST', signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+    if (!r.ok && r.status !== 404) log.warn({ url, status: r.status }, 'the seed did not take the declined boot files');
+    await r.body?.cancel();
+  } catch (e) {
+    if (!signal.aborted) log.warn({ url, err: formatError(e) }, 'could not tell the seed the boot files are not kept');
+  }
 }
 
 /** Room left in the store for a blob (what pinned and open blobs leave of the budget). */
@@ -117,7 +130,7 @@ export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult
     if (room(x) < ref.size) {
       const why = `${ref.size} bytes do not fit in the blob store (${room(x)} of ${x.store.budget} bytes free)`;
       o.logger.warn({ file: ref.name, kind, size: ref.size, free: room(x), budget: x.store.budget }, 'boot file not kept: it does not fit in the blob store; booting machines get it from the seed or another agent');
-      out.skipped.push({ name: ref.name, why });
+      out.skipped.push({ name: ref.name, sha256: ref.sha256, why });
       continue;
     }
     if (kind === 'initrd') {
@@ -138,9 +151,10 @@ export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult
     } catch (e) {
       if (o.signal.aborted) throw e;
       o.logger.warn({ file: ref.name, err: formatError(e) }, 'boot file not kept: fetch failed');
-      out.skipped.push({ name: ref.name, why: formatError(e) });
+      out.skipped.push({ name: ref.name, sha256: ref.sha256, why: formatError(e) });
     }
   }
   o.logger.info({ kept: out.kept, skipped: out.skipped }, 'boot files kept for booting machines');
+  if (out.skipped.length > 0) await declineBootFiles(o.seedUrl, out.skipped.map((s) => s.sha256), o.signal, o.logger);
   return out;
 }

@@ -50,7 +50,7 @@ export interface BootOffloadOptions {
  * cores, load 10): an agent took ≈ 190 s from asking for the boot refs to holding the kernel and the
  * ramdisk it kept from stage 0 (most of it hashing 105 MB and fetching the kernel, during which it
  * announces nothing); with 120 s its seat was freed first and the seed sent another whole copy.
- * The cost: an agent that cannot keep the file holds its seat this long.
+ * An agent that will not keep the file says so (POST /api/v1/boot-files/declined) and frees it at once.
  */
 export const DEFAULT_AGENT_GRACE_MS = 300_000;
 
@@ -78,6 +78,7 @@ export class BootOffload {
   readonly #redirects = new Map<string, number>();
   readonly #served = new Map<string, number>();
   readonly #busy = new Map<string, number>();
+  #declined = 0;
 
   constructor(o: BootOffloadOptions) {
     this.#o = o;
@@ -121,6 +122,24 @@ export class BootOffload {
     this.#ledger.releaseClient(c);
     const until = this.#now() + (this.#o.agentGraceMs ?? DEFAULT_AGENT_GRACE_MS);
     for (const l of seedLeases) this.#ledger.add(l.holder, c, Math.min(l.until, until));
+  }
+
+  /**
+   * The client's agent will not keep these files (they do not fit in its store, or its fetch failed):
+   * the seats of the seed's copies to it are free now instead of after the grace. Returns how many.
+   */
+  declined(client: string, sha256s: readonly string[]): number {
+    const c = normalize(client);
+    let n = 0;
+    for (const sha of sha256s) {
+      const key = `seed ${sha.toLowerCase()}`;
+      if (this.#ledger.leasesOf(c).some((l) => l.holder === key)) {
+        this.#ledger.release(key, c);
+        n++;
+      }
+    }
+    if (n > 0) this.#declined += n;
+    return n;
   }
 
   /** The blob's piece manifest when the seed holds it whole. */
@@ -211,6 +230,11 @@ export class BootOffload {
         lines.push(`${name}{file="${label(file!)}",reason="${reason}"} ${v}`);
       }
     };
+    lines.push(
+      '# HELP lpmos_boot_declined_seats_total Seats of seed copies freed because the machine\'s agent said it will not keep the file.',
+      '# TYPE lpmos_boot_declined_seats_total counter',
+      `lpmos_boot_declined_seats_total ${this.#declined}`,
+    );
     byReason('lpmos_boot_redirects_total', 'Requests for a boot file redirected to an agent holding it, by reason (same_subnet, other_subnet).', this.#redirects);
     byReason('lpmos_boot_seed_served_total', 'Requests for a boot file the seed answered itself, by reason (off, not_provisioning, range, head, no_holder, holders_busy).', this.#served);
     byReason('lpmos_boot_busy_total', 'Requests for a boot file answered 503 + Retry-After (iPXE retries), by reason (holders_busy, seed_busy).', this.#busy);

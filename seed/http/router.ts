@@ -2,6 +2,7 @@
 // set, so a scan of random URLs cannot grow the metrics without bound).
 import type { Handler } from './context.ts';
 import { artifacts } from './routes/artifacts.ts';
+import { bootDeclined } from './routes/boot-declined.ts';
 import { chain } from './routes/chain.ts';
 import { firstboot } from './routes/firstboot.ts';
 import { grub, matchGrub } from './routes/grub.ts';
@@ -27,6 +28,7 @@ const EXACT: Record<string, Route> = {
   '/healthz': { name: 'healthz', handler: healthz },
   '/metrics': { name: 'metrics', handler: metrics },
   '/api/v1/firstboot': { name: 'api_firstboot', handler: firstboot, methods: ['POST'], json: true },
+  '/api/v1/boot-files/declined': { name: 'api_boot_declined', handler: bootDeclined, methods: ['POST'], json: true },
   '/rootfs': { name: 'rootfs_build', handler: rootfsBuild, methods: ['POST'], json: true },
 };
 

@@ -80,12 +80,12 @@ afterEach(async () => {
 const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => waitUntil(what, cond, ms, 50);
 
 /** An agent whose piece server listens on `host`, keeping the boot files (from `retained` when given). */
-async function agent(host: string, retained?: string): Promise<{ swarm: AgentSwarm; stop: () => Promise<void>; kept: Awaited<ReturnType<typeof keepBootFiles>> }> {
+async function agent(host: string, retained?: string, budget = 64 * MiB): Promise<{ swarm: AgentSwarm; stop: () => Promise<void>; kept: Awaited<ReturnType<typeof keepBootFiles>> }> {
   const machine = `m-${process.pid}-${++machines}`;
   await addMachine(store, keys, { name: machine, macs: [`52:54:00:0f:00:${machines.toString(16).padStart(2, '0')}`] });
   const swarm = await AgentSwarm.start({
     store, keys, site: SITE, machine, bootstrap: seedNode.node.addrs(), listen: ['/ip4/127.0.0.1/tcp/0'],
-    blobs: { budget: 64 * MiB, http: { host }, announceEveryMs: 300, discoverMs: 300 },
+    blobs: { budget, http: { host }, announceEveryMs: 300, discoverMs: 300 },
   });
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -206,4 +206,23 @@ test('an agent with the ramdisk stage 0 kept keeps it without fetching and frees
   assert.equal(after.code, 0, after.stderr);
   assert.equal(after.redirects, 0);
   assert.equal(after.sha256, initrd().sha256);
+});
+
+test('an agent that cannot keep the ramdisk tells the seed, and the seat of the copy the seed sent its machine frees at once', async () => {
+  assert.equal(offload.candidates({ name: 'initrd.img', sha256: initrd().sha256, size: initrd().data.length }).length, 0, 'no holder left from before');
+  const ipxe = (from: string) => curl(['-A', 'iPXE/1.21.1+ (g0)', '--interface', from, '-o', '/dev/null', '-w', '%{http_code}', `${base}/artifacts/initrd.img`]);
+  // The machine at 127.0.0.1 gets the seed's one copy (seedConcurrent 1); the next machine waits.
+  assert.equal((await ipxe('127.0.0.1')).stdout.toString(), '200');
+  assert.equal((await ipxe('127.0.0.6')).stdout.toString(), '503');
+  // Its agent (requests from 127.0.0.1) has a store too small for the 3 MiB ramdisk.
+  const a = await agent('127.0.0.7', undefined, 1 * MiB);
+  assert.deepEqual(a.kept.skipped.map((k) => [k.name, k.sha256]), [['initrd.img', initrd().sha256]]);
+  assert.match(a.kept.skipped[0]!.why, /do not fit in the blob store/);
+  assert.match(await metrics(), /^lpmos_boot_declined_seats_total 1$/m);
+  assert.equal((await ipxe('127.0.0.6')).stdout.toString(), '200', 'the freed seat went to the waiting machine');
+  // The route refuses what is not a digest, as JSON.
+  const bad = await curl(['-X', 'POST', '-w', ' %{http_code}', `${base}/api/v1/boot-files/declined?sha256=nothex`]);
+  assert.match(bad.stdout.toString(), /"code":"E_USAGE".*not 64 hex digits.* 400$/s);
+  const none = await curl(['-X', 'POST', '-w', ' %{http_code}', `${base}/api/v1/boot-files/declined`]);
+  assert.match(none.stdout.toString(), / 400$/);
 });

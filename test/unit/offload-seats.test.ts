@@ -69,3 +69,18 @@ test('an agent announcing pieces renews its seat; one holding the file whole fre
   assert.equal(o.decide(file, ipxe('10.213.90.14')).kind, 'redirect', 'a second redirect to the same holder (perHolder 2)');
   assert.deepEqual(o.decide(file, ipxe('10.213.90.15')), { kind: 'busy', reason: 'holders_busy', retryAfterS: 5 });
 });
+
+test('an agent that will not keep the file frees its seat at once; only its own seats, only the files it names', () => {
+  const { o } = lab();
+  const other = 'b'.repeat(64);
+  o.decide(file, ipxe('10.213.90.11'));
+  o.decide(file, ipxe('10.213.90.12'));
+  o.clientBack('10.213.90.11');
+  assert.equal(o.decide(file, ipxe('10.213.90.13')).kind, 'busy');
+  assert.equal(o.declined('10.213.90.13', [file.sha256]), 0, 'a client without a seat frees nothing');
+  assert.equal(o.declined('10.213.90.11', [other]), 0, 'another file: nothing');
+  assert.equal(o.declined('::ffff:10.213.90.11', [file.sha256.toUpperCase()]), 1);
+  assert.equal(o.decide(file, ipxe('10.213.90.13')).kind, 'serve', 'the freed seat goes to the next machine');
+  assert.deepEqual(o.decide(file, ipxe('10.213.90.14')), { kind: 'busy', reason: 'seed_busy', retryAfterS: 5 });
+  assert.match(o.render(), /^lpmos_boot_declined_seats_total 1$/m);
+});

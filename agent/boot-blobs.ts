@@ -77,6 +77,18 @@ export async function declineBootFiles(seedUrl: string, sha256s: readonly string
   }
 }
 
+/** Removes the ramdisk file stage 0 left when the agent will not keep it (105 MB of memory otherwise). */
+export async function dropKeptInitrd(log: Logger, paths: readonly string[] = [KEPT_INITRD_PATH]): Promise<void> {
+  for (const p of paths.filter(removable)) {
+    await unlink(p).then(
+      () => log.info({ path: p }, 'the ramdisk stage 0 kept is not kept by this agent: removed'),
+      (e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ path: p, err: formatError(e) }, 'could not remove the kept ramdisk file');
+      },
+    );
+  }
+}
+
 /** Room left in the store for a blob (what pinned and open blobs leave of the budget). */
 function room(x: BlobExchange): number {
   return x.store.budget - x.store.used;
@@ -108,8 +120,19 @@ async function fromRetained(x: BlobExchange, path: string, ref: BlobRef, log: Lo
   return ok;
 }
 
-/** Takes the agent kernel and ramdisk into the store, pinned for as long as the agent runs. */
+/**
+ * Takes the agent kernel and ramdisk into the store, pinned for as long as the agent runs. Whatever
+ * happens, the ramdisk file stage 0 left is gone afterwards (stored, or not wanted).
+ */
 export async function keepBootFiles(o: KeepBootFilesOptions): Promise<KeepResult> {
+  try {
+    return await keep(o);
+  } finally {
+    await dropKeptInitrd(o.logger, o.retained ?? [KEPT_INITRD_PATH]);
+  }
+}
+
+async function keep(o: KeepBootFilesOptions): Promise<KeepResult> {
   const x = o.exchange;
   const refs = await fetchBootRefs(o.seedUrl, o.signal, o.tries);
   const out: KeepResult = { kept: [], skipped: [] };

@@ -14,7 +14,7 @@ import { collectInventory } from './inventory/collect.ts';
 import { recordProcessGroups } from '../installers/exec.ts';
 import { AgentSwarm } from '../swarm/agent-swarm.ts';
 import { AptProxy } from './apt-proxy.ts';
-import { keepBootFiles } from './boot-blobs.ts';
+import { dropKeptInitrd, keepBootFiles } from './boot-blobs.ts';
 import { MetricsWriter } from './metrics-writer.ts';
 import { runAgent } from './agent.ts';
 import { SpecFollower, type ProgressSink } from './installer.ts';
@@ -106,6 +106,7 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
             ({ proxy, metrics } = await startPackageCache(s, { store, keys, machine, seedUrl: settings.seed, logger }));
             // Boot-storm offload: keep the agent kernel and ramdisk so the seed can send booting machines here.
             if (s.blobs) void keepBootFiles({ exchange: s.blobs, seedUrl: settings.seed, logger: logger.child({ component: 'boot-files' }), signal }).catch((e: unknown) => logger.warn({ err: formatError(e) }, 'boot files not kept'));
+            else void dropKeptInitrd(logger);
             const m = metrics;
             progress = {
               report: (p) => {
@@ -120,6 +121,7 @@ export async function agentMain(settings: AgentBootSettings, logger: Logger, sig
             };
           } else {
             progress = noSwarm(logger);
+            void dropKeptInitrd(logger);
           }
           const images = new SeedRootImages({ seedUrl: settings.seed, ...(swarm?.blobs ? { exchange: swarm.blobs } : {}), logger: logger.child({ component: 'rootfs' }) });
           follower = new SpecFollower({

@@ -80,9 +80,18 @@ export class HttpServer {
     return `http://${host}:${req.socket.localPort ?? this.port}`;
   }
 
+  /**
+   * The ramdisk's stage 0 for iPXE on BIOS, only with boot offload on: it exists so that agents keep the
+   * ramdisk to serve it; without offload it would only cost each boot time and the agent memory.
+   */
+  #stage0(): string | undefined {
+    const name = this.config.agentStage0;
+    return this.#deps.offload?.on && this.artifacts.byName(name) ? name : undefined;
+  }
+
   #scriptEnv(req: IncomingMessage, etcd: readonly string[]): ScriptEnv {
     const c = this.config;
-    return { seedUrl: this.#seedUrl(req), etcd, site: this.#deps.site, prefix: this.#deps.prefix, swarmBootstrap: c.swarmBootstrap, agentKernel: c.agentKernel, agentInitrd: c.agentInitrd, agentStage0: this.artifacts.byName(c.agentStage0) ? c.agentStage0 : undefined, console: c.console, cmdline: c.cmdline };
+    return { seedUrl: this.#seedUrl(req), etcd, site: this.#deps.site, prefix: this.#deps.prefix, swarmBootstrap: c.swarmBootstrap, agentKernel: c.agentKernel, agentInitrd: c.agentInitrd, agentStage0: this.#stage0(), console: c.console, cmdline: c.cmdline };
   }
 
   async start(): Promise<void> {

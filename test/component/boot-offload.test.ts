@@ -46,7 +46,7 @@ let machines = 0;
 before(async () => {
   etcd = await TestEtcd.start();
   store = await openStore({ endpoints: etcd.endpoints });
-  files = await artifactDir({ vmlinuz: 300 * 1024 + 7, 'initrd.img': 3 * MiB + 123 });
+  files = await artifactDir({ vmlinuz: 300 * 1024 + 7, 'initrd.img': 3 * MiB + 123, 'stage0.img': 4096 });
   seedNode = await EnrolledSwarm.start({ store, keys, identity: { dir: stateDir }, listen: ['/ip4/127.0.0.1/tcp/0'] });
   seedBlobs = new BlobService(seedNode.node, { site: SITE, store: await DiskPieceStore.create({ dir: join(stateDir, 'blobs') }), role: 'seed', holderTtlMs: TTL_MS });
   await seedBlobs.start();
@@ -214,9 +214,12 @@ test('an agent that cannot keep the ramdisk tells the seed, and the seat of the 
   // The machine at 127.0.0.1 gets the seed's one copy (seedConcurrent 1); the next machine waits.
   assert.equal((await ipxe('127.0.0.1')).stdout.toString(), '200');
   assert.equal((await ipxe('127.0.0.6')).stdout.toString(), '503');
-  // Its agent (requests from 127.0.0.1) has a store too small for the 3 MiB ramdisk.
-  const a = await agent('127.0.0.7', undefined, 1 * MiB);
+  // Its agent (requests from 127.0.0.1) has a store too small for the 3 MiB ramdisk stage 0 left it.
+  const left = join(stateDir, 'left-by-stage0');
+  writeFileSync(left, initrd().data);
+  const a = await agent('127.0.0.7', left, 1 * MiB);
   assert.deepEqual(a.kept.skipped.map((k) => [k.name, k.sha256]), [['initrd.img', initrd().sha256]]);
+  assert.equal(existsSync(left), false, 'the file stage 0 left is removed though not kept (its memory back)');
   assert.match(a.kept.skipped[0]!.why, /do not fit in the blob store/);
   assert.match(await metrics(), /^lpmos_boot_declined_seats_total 1$/m);
   assert.equal((await ipxe('127.0.0.6')).stdout.toString(), '200', 'the freed seat went to the waiting machine');
@@ -225,4 +228,19 @@ test('an agent that cannot keep the ramdisk tells the seed, and the seat of the 
   assert.match(bad.stdout.toString(), /"code":"E_USAGE".*not 64 hex digits.* 400$/s);
   const none = await curl(['-X', 'POST', '-w', ' %{http_code}', `${base}/api/v1/boot-files/declined`]);
   assert.match(none.stdout.toString(), / 400$/);
+});
+
+test('iPXE on BIOS boots through stage 0 only when the seed offloads (stage 0 exists so agents keep the ramdisk)', async () => {
+  const script = async (url: string) => (await curl([`${url}/boot/ipxe?mac=52:54:00:0f:00:99&platform=pcbios&arch=x86_64`])).stdout.toString();
+  const on = await script(base);
+  assert.match(on, /^initrd --name stage0 http:\/\/127\.0\.0\.1:\d+\/artifacts\/stage0\.img \|\| goto failed$/m);
+  assert.match(on, /^initrd --name initrd\.img \S+\/artifacts\/initrd\.img \/lpmos-initrd\.img \|\| goto failed$/m);
+  const off = await startHttp(
+    { address: '127.0.0.1', port: 0, artifacts: [files.dir] },
+    { logger: silentLogger(), store, keys, site: SITE, prefix: '/lpmos/', etcdEndpoints: etcd.endpoints, offload: new BootOffload({ on: false, networks: ['127.0.0.0/8'] }) },
+  );
+  cleanups.push(() => off.stop());
+  const plain = await script(`http://127.0.0.1:${off.port}`);
+  assert.match(plain, /^initrd --name initrd\.img \S+\/artifacts\/initrd\.img \|\| goto failed$/m);
+  assert.ok(!plain.includes('stage0'), 'offload off: the initramfs path only');
 });

@@ -82,11 +82,14 @@ export class HttpServer {
 
   /**
    * The ramdisk's stage 0 for iPXE on BIOS, only with boot offload on: it exists so that agents keep the
-   * ramdisk to serve it; without offload it would only cost each boot time and the agent memory.
+   * ramdisk to serve it; without offload it would only cost each boot time and the agent memory. Only
+   * a stage 0 from the ramdisk's own build directory: it knows that ramdisk's layer sizes.
    */
   #stage0(): string | undefined {
     const name = this.config.agentStage0;
-    return this.#deps.offload?.on && this.artifacts.byName(name) ? name : undefined;
+    const s = this.artifacts.byName(name);
+    const i = this.artifacts.byName(this.config.agentInitrd);
+    return this.#deps.offload?.on && s && i && s.root === i.root ? name : undefined;
   }
 
   #scriptEnv(req: IncomingMessage, etcd: readonly string[]): ScriptEnv {

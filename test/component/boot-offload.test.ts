@@ -243,4 +243,14 @@ test('iPXE on BIOS boots through stage 0 only when the seed offloads (stage 0 ex
   const plain = await script(`http://127.0.0.1:${off.port}`);
   assert.match(plain, /^initrd --name initrd\.img \S+\/artifacts\/initrd\.img \|\| goto failed$/m);
   assert.ok(!plain.includes('stage0'), 'offload off: the initramfs path only');
+  // A stage 0 from another directory than the ramdisk is not used (it knows another ramdisk's layers).
+  const ramdisk = await artifactDir({ vmlinuz: 1000, 'initrd.img': 5000 });
+  const stray = await artifactDir({ 'stage0.img': 4096 });
+  cleanups.push(() => ramdisk.cleanup(), () => stray.cleanup());
+  const mixed = await startHttp(
+    { address: '127.0.0.1', port: 0, artifacts: [ramdisk.dir, stray.dir] },
+    { logger: silentLogger(), store, keys, site: SITE, prefix: '/lpmos/', etcdEndpoints: etcd.endpoints, offload },
+  );
+  cleanups.push(() => mixed.stop());
+  assert.ok(!(await script(`http://127.0.0.1:${mixed.port}`)).includes('stage0'), 'stage 0 of another build: not used');
 });

@@ -12,7 +12,8 @@
 // per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
 // BENCH_IDLE_S (seconds the agents' idle CPU is measured after a phase, default 5),
 // BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
-// from go to the last done), BENCH_FORCE=1 (skip the memory check).
+// from go to the last done), BENCH_FORCE=1 (skip the memory check), BENCH_TUNING (JSON, the agents'
+// download tuning other than swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}').
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -26,12 +27,14 @@ import { busyBetween, CORES, sampleCpu } from './swarm/cpu.ts';
 import { agentIp, createNet, SEED_IP, seedTxBytes, type BenchNet } from './swarm/net.ts';
 import { Worker } from './swarm/proc.ts';
 import type { AgentConfig } from './swarm/agent.ts';
+import type { DownloadTuning } from '../swarm/blobs/download.ts';
 import type { CpuSplit } from './swarm/profile.ts';
 import type { AgentDone, AgentFailed, AgentReady, SeedReady, SeedStats } from './swarm/proto.ts';
 import { buildSet, type BuiltSet } from './swarm/set.ts';
 
 const MiB = 1024 * 1024;
 const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
+const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as Partial<DownloadTuning>) : undefined;
 const mbit = Number(process.env.BENCH_MBIT ?? 100);
 const setMiB = process.env.BENCH_SET_MIB ? Number(process.env.BENCH_SET_MIB) : undefined;
 const blobMiB = Number(process.env.BENCH_BLOB_MIB ?? 64);
@@ -157,6 +160,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         parallel,
         order,
         ...(profDir && j === 1 ? { profile: join(profDir, `agent-1-${mode}-n${n}.cpuprofile`) } : {}),
+        ...(tuning ? { tuning } : {}),
       };
       started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
     }
@@ -315,7 +319,7 @@ try {
   const setDir = join(tmp, 'set');
   mkdirSync(setDir);
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
-  log(`code: ${code}`);
+  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
   // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.

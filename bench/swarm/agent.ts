@@ -12,6 +12,7 @@ import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { httpClientStats } from '../../swarm/blobs/http-client.ts';
 import { rangeStats } from '../../swarm/blobs/range-client.ts';
+import type { DownloadTuning } from '../../swarm/blobs/download.ts';
 import { commands, cpuMicros, send } from './lines.ts';
 import { cpuMark, cpuSince, startProfile, stopProfile } from './profile.ts';
 import type { Command, SetFile } from './proto.ts';
@@ -32,6 +33,8 @@ export interface AgentConfig {
   order: 'random' | 'same';
   /** Write a V8 CPU profile of the fetch phase (go → done) to this file. */
   profile?: string;
+  /** Download tuning other than the defaults (BENCH_TUNING: timeouts, denials, concurrency). */
+  tuning?: Partial<DownloadTuning>;
 }
 
 const t0 = Date.now();
@@ -116,7 +119,7 @@ try {
       machine: cfg.machine,
       bootstrap: cfg.bootstrap,
       listen: [`/ip4/${cfg.ip}/tcp/0`],
-      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip } },
+      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}) },
     });
     const seedPeer = cfg.bootstrap[0]!.split('/p2p/')[1]!;
     for (let i = 0; !agent.swarm.node.isConnected(seedPeer); i++) {

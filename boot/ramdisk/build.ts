@@ -14,7 +14,7 @@ import { cachedNodeBinary, debCacheDir, lpmosCacheDir } from '../cache.ts';
 import { run } from '../exec.ts';
 import { DEFAULT_COMPRESSION, type Compression } from './archive.ts';
 import { bundleAgent } from './bundle.ts';
-import { buildStage0, STAGE0_FILE } from './stage0.ts';
+import { buildStage0, stage0Script, STAGE0_FILE } from './stage0.ts';
 import { buildAgentLayer, buildBaseLayer, buildRuntimeLayer, initFiles, LPMOS_WRAPPER, POWER_COMMANDS } from './layers.ts';
 import { RAMDISK_PACKAGES, baseRecipe, debianSources, moduleRecipe } from './spec.ts';
 import { hostSourcesText } from './sources.ts';
@@ -182,7 +182,7 @@ export async function buildRamdisk(opts: RamdiskOptions = {}): Promise<RamdiskRe
   for (const [k, v] of POWER_COMMANDS) agentSha.update(k).update(v);
   for (const [k, v] of [...bundle.files].sort(([a], [b]) => (a < b ? -1 : 1))) agentSha.update(k).update(v);
   const agentKey = hashKey({ agent: agentSha.digest('hex'), comp });
-  const key = hashKey({ baseKey, runtimeKey, agentKey, stage0: 1 });
+  const key = hashKey({ baseKey, runtimeKey, agentKey, stage0: createHash('sha256').update(await stage0Script()).digest('hex') });
   const dir = join(cache, key);
   const manifestPath = join(dir, 'manifest.json');
 

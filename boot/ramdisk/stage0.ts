@@ -38,6 +38,11 @@ export function parseLdd(out: string): { path: string; name: string }[] {
 
 const HERE = dirname(new URL(import.meta.url).pathname);
 
+/** The stage-0 script; its hash is part of the ramdisk's cache key (a changed script rebuilds stage0.img). */
+export function stage0Script(): Promise<Buffer> {
+  return readFile(join(HERE, 'stage0-init'));
+}
+
 export interface Stage0Options {
   scratch: string;
   /** Where Debian packages are cached (busybox-static). */
@@ -71,7 +76,7 @@ export async function buildStage0(o: Stage0Options, outFile: string): Promise<nu
     if (!libs.some((l) => l.name.startsWith('ld-linux'))) throw new LpmosError(ErrorCode.Internal, `stage 0: ldd ${zstd} names no loader`);
     for (const l of libs) await copyFile(l.path, join(dir, 'lib', l.name.startsWith('ld-linux') ? 'ld-linux-x86-64.so.2' : l.name));
   }
-  await writeFile(join(dir, 'init'), await readFile(join(HERE, 'stage0-init')));
+  await writeFile(join(dir, 'init'), await stage0Script());
   for (const f of ['init', 'busybox', 'zstd', 'lib/ld-linux-x86-64.so.2']) await chmod(join(dir, f), 0o755).catch(() => undefined);
   await writeFile(join(dir, 'layers'), layersText(o.layers));
   await writeFile(join(dir, 'size'), `${o.initrdSize}\n`);

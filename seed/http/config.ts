@@ -3,6 +3,7 @@
 // --http-cmdline, --swarm-bootstrap, --agent-etcd. The agent's artifact names (agentKernel, agentInitrd,
 // agentStage0) have no flag: they are the names `lpmos boot ramdisk` writes.
 import { z } from 'zod';
+import { STAGE0_FILE } from '../../core/stage0.ts';
 
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0));
 
@@ -24,11 +25,11 @@ export const httpConfigSchema = z.strictObject({
   agentKernel: z.string().min(1).default('vmlinuz'),
   agentInitrd: z.string().min(1).default('initrd.img'),
   /**
-   * Artifact name of the ramdisk's stage 0 (boot/ramdisk/stage0.ts). When the artifacts hold it, iPXE on
-   * BIOS boots through it and the agent keeps the ramdisk it booted from (no second download); without
-   * it every loader gets the ramdisk as the kernel's initramfs.
+   * Artifact name of the ramdisk's stage 0 (boot/ramdisk/stage0.ts). When the ramdisk's directory holds
+   * it and boot offload is on, iPXE on BIOS boots through it and the agent keeps the ramdisk it booted
+   * from (no second download); otherwise every loader gets the ramdisk as the kernel's initramfs.
    */
-  agentStage0: z.string().min(1).default('stage0.img'),
+  agentStage0: z.string().min(1).default(STAGE0_FILE),
   /** Kernel console arguments for the agent (serial first for the lab's QEMU, VGA for people at the rack). */
   console: cmdlineText.default('console=tty0 console=ttyS0,115200n8'),
   /** Extra kernel arguments for every machine. */

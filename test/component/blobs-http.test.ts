@@ -9,8 +9,9 @@ import { request, type IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../core/log.ts';
 import { HttpBlobServer } from '../../swarm/blobs/http-server.ts';
-import { manifestOf, pieceRange } from '../../swarm/blobs/manifest.ts';
+import { manifestOf } from '../../swarm/blobs/manifest.ts';
 import { MemoryPieceStore } from '../../swarm/blobs/memory-store.ts';
+import { putPieces } from '../helpers/pieces.ts';
 import { emptyStats } from '../../swarm/blobs/service.ts';
 import { UploadLimiter } from '../../swarm/blobs/upload-limit.ts';
 
@@ -25,13 +26,8 @@ const server = new HttpBlobServer({ store, limiter: new UploadLimiter({ perPeer:
 let base: string;
 
 before(async () => {
-  await store.open(mw);
-  for (let i = 0; i < mw.pieces.length; i++) {
-    const r = pieceRange(mw, i);
-    await store.putPiece(mw.sha256, i, whole.subarray(r.start, r.end));
-  }
-  await store.open(mp);
-  for (const i of [0, 1, 3]) await store.putPiece(mp.sha256, i, partial.subarray(i * PS, (i + 1) * PS));
+  await putPieces(store, mw, whole);
+  await putPieces(store, mp, partial, [0, 1, 3]);
   base = await server.start('127.0.0.1');
 });
 

@@ -11,6 +11,7 @@ import { silentLogger } from '../../core/log.ts';
 import { HttpBlobServer } from '../../swarm/blobs/http-server.ts';
 import { manifestOf, pieceRange } from '../../swarm/blobs/manifest.ts';
 import { MemoryPieceStore } from '../../swarm/blobs/memory-store.ts';
+import { putPieces } from '../helpers/pieces.ts';
 import { parseRange } from '../../swarm/blobs/http-range.ts';
 import { PieceError } from '../../swarm/blobs/piece-error.ts';
 import { RangeClient, parseHead, rangeStats } from '../../swarm/blobs/range-client.ts';
@@ -30,13 +31,8 @@ let base: string;
 const servers: (Server | HttpServer)[] = [];
 
 before(async () => {
-  await store.open(mw);
-  for (let i = 0; i < mw.pieces.length; i++) {
-    const r = pieceRange(mw, i);
-    await store.putPiece(mw.sha256, i, whole.subarray(r.start, r.end));
-  }
-  await store.open(mp);
-  for (const i of [0, 1, 3]) await store.putPiece(mp.sha256, i, partial.subarray(i * PS, (i + 1) * PS));
+  await putPieces(store, mw, whole);
+  await putPieces(store, mp, partial, [0, 1, 3]);
   base = await holder.start('127.0.0.1');
 });
 

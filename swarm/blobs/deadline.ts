@@ -39,3 +39,13 @@ export function deadline(parent: AbortSignal | undefined, ms: number): Deadline 
     },
   };
 }
+
+/** `p`, or the signal's reason once it aborts (p keeps running: the caller only stops waiting). */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

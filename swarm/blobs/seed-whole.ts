@@ -3,7 +3,7 @@
 // stored (and so announced). Used for package files on a cold start and as the last resort when a
 // peer's manifest proved wrong.
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
-import { DEFAULT_PIECE_SIZE, type BlobManifest, type BlobRef } from './api.ts';
+import { DEFAULT_PIECE_SIZE, type BlobManifest, type BlobRef, type BlobStats, type PieceStore } from './api.ts';
 import { httpRange } from './http-client.ts';
 import { ManifestBuilder } from './manifest.ts';
 
@@ -18,4 +18,20 @@ export async function seedWhole(url: string, ref: BlobRef, signal: AbortSignal, 
   const pieces: Uint8Array[] = [];
   for (let off = 0; off < body.length; off += pieceSize) pieces.push(body.subarray(off, Math.min(body.length, off + pieceSize)));
   return { manifest, pieces };
+}
+
+/** seedWhole into `store`, counted as bytes from the seed; pinned for the caller (`unpin` releases it). */
+export async function storeSeedWhole(store: PieceStore, stats: BlobStats, url: string, ref: BlobRef, signal: AbortSignal): Promise<{ manifest: BlobManifest; unpin: () => void }> {
+  const { manifest, pieces } = await seedWhole(url, ref, signal);
+  await store.open(manifest, signal);
+  const unpin = store.pin(manifest.sha256);
+  try {
+    for (let i = 0; i < pieces.length; i++) await store.putPiece(manifest.sha256, i, pieces[i]!);
+  } catch (e) {
+    unpin();
+    throw e;
+  }
+  stats.bytesFromSeed += ref.size;
+  stats.piecesFromSeed += pieces.length;
+  return { manifest, unpin };
 }

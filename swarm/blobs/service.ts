@@ -19,40 +19,19 @@ import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
 import { manifestFromFile } from './manifest-build.ts';
-import { decodeManifest, isManifest, pieceMatches, pieceRange } from './manifest.ts';
-import { p2pManifest, p2pPiece } from './p2p-client.ts';
+import { isManifest, pieceMatches, pieceRange } from './manifest.ts';
+import { p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
-import { seedWhole } from './seed-whole.ts';
+import { storeSeedWhole } from './seed-whole.ts';
+import { askManifest, connectedPeers } from './manifest-lookup.ts';
 import { decodeHolders } from './tracker.ts';
 import { TrackerServer } from './tracker-server.ts';
 import { TrackerClient } from './tracker-client.ts';
 import { UploadLimiter } from './upload-limit.ts';
+import { raceAbort } from './deadline.ts';
+import { emptyStats, type BlobServiceExtras } from './service-options.ts';
 
-export interface BlobServiceExtras {
-  /** `seed`: no announcements, no piece serving to peers (default `agent`). */
-  role?: 'agent' | 'seed';
-  logger?: Logger;
-  /** Download tuning beyond BlobServiceOptions (tests shorten timeouts). */
-  tuning?: Partial<DownloadTuning>;
-  /** Holder entries older than this are not used, ms (default 60 000). */
-  holderTtlMs?: number;
-  /** How long a fetch waits for have? answers before it starts, ms (default 1000). */
-  discoverMs?: number;
-  /**
-   * Peers whose announcements count (AgentSwarm/SeedSwarm pass the enrollment allow-list). A
-   * gossiped announcement can be relayed from an author we are not connected to; call
-   * `index.forgetPeer` when a peer is unenrolled.
-   */
-  allowed?: (peerId: string) => boolean;
-  /**
-   * The tracker's peer id (the seed; AgentSwarm passes its bootstrap peer): announcements are pushed
-   * to it instead of gossiped to everyone, and fetches ask it for holders (tracker.ts). Without it
-   * an agent gossips its announcements and asks its connected peers have?.
-   */
-  tracker?: string;
-  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default 500). */
-  trackerPollMs?: number;
-}
+export { emptyStats, type BlobServiceExtras } from './service-options.ts';
 
 /** One download's outcome; `unpin` releases the pin it holds for its callers. */
 interface Outcome {
@@ -67,10 +46,6 @@ interface Flight {
   settled: boolean;
   /** Aborts the download once every caller gave up (a caller's own signal ends only its wait). */
   abort: AbortController;
-}
-
-export function emptyStats(): BlobStats {
-  return { bytesFromSeed: 0, bytesFromPeers: 0, bytesServedToPeers: 0, piecesFromSeed: 0, piecesFromPeers: 0, piecesServed: 0, badPieces: 0, peersDropped: 0, uploadsRefused: 0, fetchesJoined: 0 };
 }
 
 export class BlobService implements BlobExchange {
@@ -140,7 +115,7 @@ export class BlobService implements BlobExchange {
     this.discovery = new HaveDiscovery({
       libp2p: node.libp2p,
       index: this.index,
-      peers: () => this.#connected(),
+      peers: () => connectedPeers(this.node.libp2p),
       // A loaded seed answers late: an answer after 1 s is still worth having (it comes in ms when idle).
       timeoutMs: tracker ? Math.max(opts.discoverMs ?? 1000, 5000) : (opts.discoverMs ?? 1000),
       ...(tc ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tc, shas, signal) } : {}),
@@ -364,7 +339,7 @@ export class BlobService implements BlobExchange {
     // Gossip may already have told us enough; otherwise ask the connected peers (batched).
     if (this.holders(blob.sha256).length < 3) await this.discovery.ask(blob.sha256, signal);
     let manifest = isManifest(blob) ? blob : held?.manifest;
-    if (!manifest) manifest = await this.#askManifest(blob, signal);
+    if (!manifest) manifest = await askManifest(this.node.libp2p, this.node.peerId, this.holders(blob.sha256), blob, signal);
     if (!manifest) {
       if (!opts.seedUrl) throw new LpmosError(ErrorCode.Unavailable, `blob ${blob.sha256.slice(0, 12)}: no peer knows it and no seed URL was given`);
       return this.#fromSeedWhole(opts.seedUrl, blob, signal);
@@ -385,17 +360,7 @@ export class BlobService implements BlobExchange {
   }
 
   async #fromSeedWhole(url: string, ref: BlobRef, signal: AbortSignal): Promise<Outcome> {
-    const { manifest, pieces } = await seedWhole(url, ref, signal);
-    await this.store.open(manifest, signal);
-    const unpin = this.store.pin(manifest.sha256);
-    try {
-      for (let i = 0; i < pieces.length; i++) await this.store.putPiece(manifest.sha256, i, pieces[i]!);
-    } catch (e) {
-      unpin();
-      throw e;
-    }
-    this.stats.bytesFromSeed += ref.size;
-    this.stats.piecesFromSeed += pieces.length;
+    const { manifest, unpin } = await storeSeedWhole(this.store, this.stats, url, ref, signal);
     return { manifest, r: { fromSeed: ref.size, fromPeers: 0, peers: [], dropped: [] }, unpin };
   }
 
@@ -425,43 +390,6 @@ export class BlobService implements BlobExchange {
       tuning: this.#tuning,
     };
   }
-
-  /** Connected peers, at most 16 at random: who we ask have? and manifest?. */
-  #connected(): { peerId: string; addrs: string[] }[] {
-    const peers = this.node.libp2p.getPeers().map((p) => ({ peerId: p.toString(), addrs: [] as string[] }));
-    for (let i = peers.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [peers[i], peers[j]] = [peers[j]!, peers[i]!];
-    }
-    return peers.slice(0, 16);
-  }
-
-  /** A manifest for a ref from a holder or any connected peer (the seed answers for its artifacts). */
-  async #askManifest(ref: BlobRef, signal: AbortSignal): Promise<BlobManifest | undefined> {
-    const targets = [...this.holders(ref.sha256).map((h) => ({ peerId: h.peerId, addrs: h.addrs })), ...this.#connected()];
-    const seen = new Set<string>();
-    for (const t of targets) {
-      if (seen.has(t.peerId) || t.peerId === this.node.peerId) continue;
-      seen.add(t.peerId);
-      try {
-        const m = decodeManifest(await p2pManifest(this.node.libp2p, t, ref.sha256, AbortSignal.any([signal, AbortSignal.timeout(2000)])));
-        if (m.sha256 === ref.sha256 && m.size === ref.size) return m;
-      } catch {
-        // next
-      }
-      if (seen.size >= 4) break;
-    }
-    return undefined;
-  }
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export function createBlobService(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras): BlobService {

@@ -13,15 +13,36 @@ import { pieceLength, pieceMatches } from './manifest.ts';
 import { deadline } from './deadline.ts';
 import { failureOf, PieceError } from './piece-error.ts';
 import { nextPeerPiece, nextSeedPiece, type HolderView } from './plan.ts';
+import type { PieceSlots } from './slots.ts';
 
 export type PollUrgency = 'soon' | 'starved' | 'fed';
 
+/**
+ * The tracker's word on a seed piece: `granted`; `refused` — another agent holds it or fetches it
+ * from the seed (the answer named it: it is in the holder index now); `busy` — the seed has as many
+ * pieces in flight as it allows: ask again shortly (no refusal counted).
+ */
+export type SeedVerdict = 'granted' | 'refused' | 'busy';
+
+/** Why pieces came from the seed without the tracker's grant (counters; BlobService.tracker). */
+export interface SeedForcedCounters {
+  seedForcedFailures: number;
+  seedForcedDenials: number;
+  seedBusy: number;
+}
+
 export interface DownloadTuning {
-  /** Pieces in flight in total, per holder, and from the seed. */
+  /** Pieces in flight in total, per holder, and from the seed — per download. */
   concurrency: number;
   perHolder: number;
   seedConcurrency: number;
-  /** A peer piece slower than this is abandoned (the holder counts a failure), ms. */
+  /** Peer pieces and seed pieces in flight across all downloads of the node (slots.ts). */
+  nodeSlots: number;
+  nodeSeedSlots: number;
+  /**
+   * A peer piece slower than this is abandoned (the holder counts a failure), ms — the floor: with a
+   * node-wide rate measured (`DownloadDeps.peerTimeoutMs`) the limit grows with the bytes in flight.
+   */
   pieceTimeoutMs: number;
   /** A seed piece slower than this is retried, ms. */
   seedTimeoutMs: number;
@@ -41,6 +62,8 @@ export const DEFAULT_TUNING: DownloadTuning = {
   concurrency: 8,
   perHolder: 2,
   seedConcurrency: 2,
+  nodeSlots: 8,
+  nodeSeedSlots: 4,
   pieceTimeoutMs: 5000,
   seedTimeoutMs: 30_000,
   maxHolderFailures: 2,
@@ -68,7 +91,13 @@ export interface DownloadDeps {
    * Asks the tracker whether we may take piece i from the seed (false: another peer fetches or holds
    * it — we learn who at the next poll). Absent: claims travel by gossip only.
    */
-  askSeed?: (sha256: string, index: number, pieces: number) => Promise<boolean>;
+  askSeed?: (sha256: string, index: number, pieces: number) => Promise<SeedVerdict>;
+  /** Pieces in flight across all the node's downloads (peer pieces; seed pieces in `seedSlots`). Absent: per-download limits only. */
+  slots?: PieceSlots;
+  seedSlots?: PieceSlots;
+  /** The time a peer piece of this many bytes may take now, ms (rate-meter.ts); absent: `tuning.pieceTimeoutMs`. */
+  peerTimeoutMs?: (bytes: number) => number;
+  counters?: SeedForcedCounters;
   /** Announces that we fetch this piece from the seed; the function ends the claim. */
   claim: (sha256: string, index: number) => () => void;
   stats: BlobStats;
@@ -109,6 +138,8 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const holders = new Map<string, Holder>();
   const gone = new Set<string>(); // dropped for bad bytes
   let seedInFlight = 0;
+  /** The tracker said the seed is busy: no seed piece before this time (ms). */
+  let seedPausedUntil = 0;
   let lastSource = Date.now();
   let wake: () => void = () => undefined;
   let firstError: unknown;
@@ -136,7 +167,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const accept = (i: number, bytes: Uint8Array): Promise<void> => d.store.putPiece(sha, i, bytes, signal);
 
   const fromPeer = async (h: Holder, i: number): Promise<void> => {
-    const dl = deadline(signal, t.pieceTimeoutMs);
+    const dl = deadline(signal, d.peerTimeoutMs?.(pieceLength(m, i)) ?? t.pieceTimeoutMs);
     try {
       const bytes = await d.peerPiece(h.entry, m, i, dl.signal);
       if (!pieceMatches(m, i, bytes)) throw new PieceError('bad-bytes', `piece ${i} of ${sha.slice(0, 12)} from ${h.id.slice(-8)} does not match its sha256`);
@@ -181,9 +212,20 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   };
 
   const fromSeed = async (url: string, i: number, forced: boolean): Promise<void> => {
-    if (!forced && d.askSeed && !(await d.askSeed(sha, i, n))) {
+    const verdict = forced || !d.askSeed ? 'granted' : await d.askSeed(sha, i, n);
+    if (verdict === 'busy') {
+      // The seed has its pieces in flight: no seed piece is asked for a moment (jittered, so the
+      // waiting fetchers do not all ask again together).
+      if (d.counters) d.counters.seedBusy++;
+      seedPausedUntil = Date.now() + 200 + Math.random() * 300;
+      return;
+    }
+    if (verdict === 'refused') {
       denied.set(i, Date.now() + 1000);
-      denials.set(i, (denials.get(i) ?? 0) + 1);
+      // Counted only when the refusal is not explained by a claim or a holder we can use (the
+      // answer put the one it named into the index): one we dropped, benched or that lacks it.
+      refresh();
+      if (!claimedByOther(i, Date.now()) && !usableHolder(i, Date.now())) denials.set(i, (denials.get(i) ?? 0) + 1);
       d.poll?.(sha, 'soon');
       return;
     }
@@ -208,6 +250,12 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       dl.done();
       unclaim();
     }
+  };
+
+  /** A holder of piece i we may ask (not dropped, not failed on it, not benched). */
+  const usableHolder = (i: number, now: number): boolean => {
+    for (const h of holders.values()) if (hasBit(h.have, i) && !(excluded.get(i)?.has(h.id) ?? false) && (h.strikes === 0 || h.busyUntil <= now)) return true;
+    return false;
   };
 
   /** Another live peer is fetching piece i from the seed and does not have it yet: wait for it. */
@@ -238,8 +286,11 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       firstError ??= e;
     }).finally(() => {
       inFlight.delete(i);
-      if (source === 'seed') seedInFlight--;
-      else {
+      if (source === 'seed') {
+        seedInFlight--;
+        d.seedSlots?.release();
+      } else {
+        d.slots?.release();
         const h = holders.get(source);
         if (h) h.inFlight--;
       }
@@ -257,9 +308,15 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       const view = [...holders.values()].filter((h) => h.strikes === 0 || h.busyUntil <= now);
       const plan = { pieces: n, wanted, holders: view, perHolder: t.perHolder, excluded: (h: string, i: number) => excluded.get(i)?.has(h) ?? false, now };
       let started = false;
+      /** A piece waits for one of the node's slots (all downloads share them). */
+      let waitSlot: PieceSlots | undefined;
       while (inFlight.size < t.concurrency) {
         const next = nextPeerPiece(plan);
         if (!next) break;
+        if (d.slots && !d.slots.tryTake()) {
+          waitSlot = d.slots;
+          break;
+        }
         const h = holders.get(next.holder)!;
         h.inFlight++;
         run(next.index, h.id, fromPeer(h, next.index));
@@ -267,17 +324,26 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       }
       if (opts.seedUrl) {
         const seedUrl = opts.seedUrl;
-        while (inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
+        while (seedPausedUntil <= now && inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
           const i = nextSeedPiece({
             ...plan,
             wanted: (j) => wanted(j) && ((peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures || (!claimedByOther(j, plan.now) && (denied.get(j) ?? 0) <= plan.now)),
             forSeed: (j) => (peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures,
           });
           if (i === undefined) break;
+          if (d.seedSlots && !d.seedSlots.tryTake()) {
+            waitSlot ??= d.seedSlots;
+            break;
+          }
           seedInFlight++;
           // Not asked of the tracker when peers failed it twice: otherwise a holder that is only slow
           // (benched for a while) makes us wait for it rather than cost the seed another copy.
-          const forced = (peerFailures.get(i) ?? 0) >= t.seedAfterPeerFailures || (denials.get(i) ?? 0) >= t.seedAfterDenials;
+          const byFailures = (peerFailures.get(i) ?? 0) >= t.seedAfterPeerFailures;
+          const forced = byFailures || (denials.get(i) ?? 0) >= t.seedAfterDenials;
+          if (forced && d.counters && d.askSeed) {
+            if (byFailures) d.counters.seedForcedFailures++;
+            else d.counters.seedForcedDenials++;
+          }
           run(i, 'seed', fromSeed(seedUrl, i, forced));
           started = true;
         }
@@ -285,11 +351,14 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
         throw new LpmosError(ErrorCode.Unavailable, `blob ${sha.slice(0, 12)}: ${missing()} pieces missing, no peer has them and no seed URL was given`);
       }
       d.poll?.(sha, inFlight.size < t.concurrency ? 'starved' : 'fed');
-      // Wait for a piece to finish or for news (gossip updates the index; busy holders cool down).
+      // Wait for a piece to finish, a slot of the node to free, or news (the index updates; busy
+      // holders cool down).
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, inFlight.size === 0 ? 100 : 250);
+        const timer = setTimeout(() => wake(), inFlight.size === 0 ? 100 : 250);
+        const unwait = waitSlot?.wait(() => wake());
         wake = () => {
           clearTimeout(timer);
+          unwait?.();
           resolve();
         };
       });

@@ -26,7 +26,7 @@ export interface P2pServerDeps {
   /** The tracker's side: the holders answer for these blobs, for this requester (tracker.ts). */
   holdersFor?: (peer: string, blobs: string[]) => Uint8Array;
   /** The tracker's side: may this peer take piece `index` from the seed (recorded as its claim when yes)? */
-  claim?: (peer: string, sha256: string, index: number, pieces: number) => boolean;
+  claim?: (peer: string, sha256: string, index: number, pieces: number) => { ok: boolean; body?: Uint8Array };
   /** Serve pieces (false on the seed: it answers have?/manifest only, pieces come from its HTTP). */
   servePieces: boolean;
   log: Logger;
@@ -60,8 +60,8 @@ export class P2pBlobServer {
       return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, empty];
     }
     if (req.type === ReqType.Claim) {
-      const ok = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
-      return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.Busy, empty];
+      const a = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
+      return a === undefined ? [Status.NotFound, empty] : [a.ok ? Status.Ok : Status.Busy, a.body ?? empty];
     }
     if (req.type === ReqType.Holders) return this.#d.holdersFor ? [Status.Ok, this.#d.holdersFor(peer, req.blobs)] : [Status.NotFound, empty];
     return undefined;

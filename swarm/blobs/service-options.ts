@@ -27,6 +27,8 @@ export interface BlobServiceExtras {
   tracker?: string;
   /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default 500). */
   trackerPollMs?: number;
+  /** The seed as tracker: granted seed pieces in flight at most (tracker-server.ts DEFAULT_MAX_GRANTS). */
+  maxSeedGrants?: number;
 }
 
 export function emptyStats(): BlobStats {

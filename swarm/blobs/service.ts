@@ -24,7 +24,9 @@ import { p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { storeSeedWhole } from './seed-whole.ts';
 import { askManifest, connectedPeers } from './manifest-lookup.ts';
-import { decodeHolders } from './tracker.ts';
+import { decodeHolders, type TrackedHolder } from './tracker.ts';
+import { PieceSlots } from './slots.ts';
+import { pieceTimeoutMs, RateMeter } from './rate-meter.ts';
 import { TrackerServer } from './tracker-server.ts';
 import { TrackerClient } from './tracker-client.ts';
 import { UploadLimiter } from './upload-limit.ts';
@@ -76,7 +78,12 @@ export class BlobService implements BlobExchange {
   /** The agent's side of the tracker (tracker-client.ts), when it has one. */
   #trackerClient: TrackerClient | undefined;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
-  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0 };
+  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, seedForcedFailures: 0, seedForcedDenials: 0, seedBusy: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
+  /** Pieces in flight across all downloads (slots.ts), and how fast pieces arrive (rate-meter.ts). */
+  #slots: PieceSlots;
+  #seedSlots: PieceSlots;
+  #meter = new RateMeter();
+  #inFlightBytes = 0;
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -85,7 +92,7 @@ export class BlobService implements BlobExchange {
     this.#log = opts.logger ?? silentLogger();
     const agent = (opts.role ?? 'agent') === 'agent';
     const tracker = agent ? opts.tracker : undefined;
-    const tc = tracker ? new TrackerClient({ libp2p: node.libp2p, tracker, counters: this.tracker, log: this.#log, stop: this.#stop.signal }) : undefined;
+    const tc = tracker ? new TrackerClient({ libp2p: node.libp2p, tracker, counters: this.tracker, log: this.#log, stop: this.#stop.signal, onHolders: (h) => this.#indexHolders(h) }) : undefined;
     this.#trackerClient = tc;
     this.index = new HolderIndex({ ttlMs: opts.holderTtlMs ?? 60_000 });
     this.limiter = new UploadLimiter(opts.uploads ?? {});
@@ -96,6 +103,8 @@ export class BlobService implements BlobExchange {
       ...(opts.pieceTimeoutMs ? { pieceTimeoutMs: opts.pieceTimeoutMs } : {}),
       ...opts.tuning,
     };
+    this.#slots = new PieceSlots(this.#tuning.nodeSlots);
+    this.#seedSlots = new PieceSlots(this.#tuning.nodeSeedSlots);
     this.announcer = new HaveAnnouncer({
       pubsub: node.pubsub,
       site: opts.site,
@@ -120,7 +129,7 @@ export class BlobService implements BlobExchange {
       timeoutMs: tracker ? Math.max(opts.discoverMs ?? 1000, 5000) : (opts.discoverMs ?? 1000),
       ...(tc ? { query: (shas: string[], signal: AbortSignal) => this.#askTracker(tc, shas, signal) } : {}),
     });
-    const ts = agent ? undefined : new TrackerServer({ index: this.index, claimTtlMs: this.#tuning.claimTtlMs, counters: this.tracker, ...(opts.allowed ? { allowed: opts.allowed } : {}) });
+    const ts = agent ? undefined : new TrackerServer({ index: this.index, claimTtlMs: this.#tuning.claimTtlMs, counters: this.tracker, ...(opts.allowed ? { allowed: opts.allowed } : {}), ...(opts.maxSeedGrants ? { maxGrants: opts.maxSeedGrants } : {}) });
     this.#trackerServer = ts;
     this.#p2p = new P2pBlobServer({
       libp2p: node.libp2p,
@@ -190,9 +199,26 @@ export class BlobService implements BlobExchange {
       return;
     }
     this.tracker.answers++;
-    for (const h of r.holders) {
+    this.#indexHolders(r.holders);
+  }
+
+  /** Holders the tracker named (an answer, or a refused claim) into the index. */
+  #indexHolders(holders: TrackedHolder[]): void {
+    for (const h of holders) {
       if (h.peerId === this.node.peerId || (this.#o.allowed && !this.#o.allowed(h.peerId))) continue;
       for (const b of h.blobs) this.index.update(h.peerId, { addrs: h.addrs, http: h.http }, [b], [], b.at);
+    }
+  }
+
+  /** A piece request counted in the bytes in flight and, when it arrives, in the rate. */
+  async #metered(bytes: number, get: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    this.#inFlightBytes += bytes;
+    try {
+      const b = await get();
+      this.#meter.record(b.length, Date.now());
+      return b;
+    } finally {
+      this.#inFlightBytes -= bytes;
     }
   }
 
@@ -376,13 +402,17 @@ export class BlobService implements BlobExchange {
       },
       peerPiece: (h: HaveEntry, m: BlobManifest, i: number, signal: AbortSignal) => {
         const r = pieceRange(m, i);
-        if (this.transport === 'http' && h.http) return httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal);
-        return p2pPiece(this.node.libp2p, h, m.sha256, i, r.end - r.start, signal);
+        if (this.transport === 'http' && h.http) return this.#metered(r.end - r.start, () => httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal));
+        return this.#metered(r.end - r.start, () => p2pPiece(this.node.libp2p, h, m.sha256, i, r.end - r.start, signal));
       },
       seedPiece: (url: string, m: BlobManifest, i: number, signal: AbortSignal) => {
         const r = pieceRange(m, i);
-        return httpRange(url, r.start, r.end, m.size, signal);
+        return this.#metered(r.end - r.start, () => httpRange(url, r.start, r.end, m.size, signal));
       },
+      slots: this.#slots,
+      seedSlots: this.#seedSlots,
+      peerTimeoutMs: (bytes: number) => pieceTimeoutMs(this.#tuning.pieceTimeoutMs, this.#inFlightBytes + bytes, this.#meter.rate(Date.now())),
+      counters: this.tracker,
       claim: (sha: string, i: number) => this.#claim(sha, i),
       ...(tc ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => tc.askSeed(sha, i, pieces) } : {}),
       stats: this.stats,

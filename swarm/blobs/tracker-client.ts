@@ -8,6 +8,8 @@ import { deadline } from './deadline.ts';
 import { p2pClaim, p2pHolders, p2pPush } from './p2p-client.ts';
 import { PieceError } from './piece-error.ts';
 import { TrackerSession } from './tracker-session.ts';
+import { decodeHolders, type TrackedHolder } from './tracker.ts';
+import type { SeedVerdict } from './download.ts';
 import { ReqType, Status, type Request } from './wire.ts';
 
 /** The agent's tracker counters this client keeps (part of BlobService.tracker). */
@@ -27,6 +29,8 @@ export interface TrackerClientOptions {
   log: Logger;
   /** The service's stop: ends every request. */
   stop: AbortSignal;
+  /** Holders a refused claim named (into the holder index). */
+  onHolders?: (holders: TrackedHolder[]) => void;
 }
 
 export class TrackerClient {
@@ -61,25 +65,37 @@ export class TrackerClient {
     return r.body;
   }
 
-  /** May we take piece i from the seed? A tracker that does not answer does not stop us. */
-  async askSeed(sha256: string, index: number, pieces: number): Promise<boolean> {
+  /**
+   * May we take piece i from the seed? A refusal's named holder goes into the index; `busy`: the seed
+   * has its granted pieces in flight. A tracker that does not answer does not stop us.
+   */
+  async askSeed(sha256: string, index: number, pieces: number): Promise<SeedVerdict> {
     const c = this.#o.counters;
     c.claimsAsked++;
     try {
-      const ok = await this.#withDeadline(5000, async (signal) => {
+      const verdict = await this.#withDeadline(5000, async (signal): Promise<SeedVerdict> => {
         const r = await this.#session({ type: ReqType.Claim, sha256, index, pieces }, signal);
-        if (!r) return p2pClaim(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, sha256, index, pieces, signal);
-        return r.status === Status.Ok;
+        if (!r) return (await p2pClaim(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, sha256, index, pieces, signal)) ? 'granted' : 'refused';
+        if (r.status === Status.Ok) return 'granted';
+        if (r.body.length === 0) return 'refused';
+        const a = decodeHolders(r.body, Date.now());
+        if (!a.ok) {
+          this.#o.log.debug({ detail: a.detail }, 'claim refusal rejected');
+          return 'refused';
+        }
+        if (a.retryMs !== undefined && a.holders.length === 0) return 'busy';
+        this.#o.onHolders?.(a.holders);
+        return 'refused';
       });
       this.#claimErrorsInRow = 0;
-      if (!ok) c.claimsDenied++;
-      return ok;
+      if (verdict === 'refused') c.claimsDenied++;
+      return verdict;
     } catch (e) {
       // A busy tracker that answers late must not cost the seed a copy (bench:swarm N = 32: half
       // the seed's pieces were such "grants"); one that failed 3 times in a row is taken as gone.
       c.claimErrors++;
       this.#o.log.debug({ err: (e as Error).message }, 'tracker did not answer a claim');
-      return ++this.#claimErrorsInRow > 3;
+      return ++this.#claimErrorsInRow > 3 ? 'granted' : 'refused';
     }
   }
 

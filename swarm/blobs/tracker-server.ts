@@ -3,10 +3,28 @@
 // Holds the grants; the holder index is the seed's BlobService's.
 import { decodeHave } from './have.ts';
 import type { HolderIndex } from './holders.ts';
-import { encodeHolders, mayTakeFromSeed, pickHolders, SeedGrants } from './tracker.ts';
+import type { HaveEntry } from './api.ts';
+import { emptyBits, setBit } from './bitfield.ts';
+import { encodeBusy, encodeHolders, holderOf, pickHolders, SeedGrants } from './tracker.ts';
 
 /** The counters it keeps (BlobService.tracker). */
-export interface TrackerServerCounters { pushesIn: number; pushesRejected: number; queriesIn: number; granted: number; denied: number }
+export interface TrackerServerCounters { pushesIn: number; pushesRejected: number; queriesIn: number; granted: number; denied: number; grantsBusy: number }
+
+/**
+ * Granted seed pieces in flight at most (default): each piece the seed sends then arrives in a
+ * fraction of the time it would sharing the seed's uplink with every agent's requests (bench:swarm
+ * N = 32: up to 4 files × 2 seed pieces per agent asked at once, ≈ 27 s per piece at 20 Mbit/s), and
+ * a piece that arrives sooner can be passed on sooner.
+ */
+export const DEFAULT_MAX_GRANTS = 8;
+/** A fetcher told the seed is busy asks again after about this long, ms. */
+export const BUSY_RETRY_MS = 250;
+
+/** The tracker's answer to a CLAIM: granted, or refused with a body (who holds or claims it, or retryMs). */
+export interface ClaimAnswer {
+  ok: boolean;
+  body?: Uint8Array;
+}
 
 export interface TrackerServerOptions {
   index: HolderIndex;
@@ -14,6 +32,8 @@ export interface TrackerServerOptions {
   counters: TrackerServerCounters;
   /** Enrolled peers only (the gater's view), when set. */
   allowed?: (peer: string) => boolean;
+  /** Granted seed pieces in flight at most (DEFAULT_MAX_GRANTS). */
+  maxGrants?: number;
 }
 
 export class TrackerServer {
@@ -47,20 +67,44 @@ export class TrackerServer {
     );
   }
 
-  /** May this peer take piece i from the seed? Recorded as its claim when it may. */
-  grant(peer: string, sha: string, i: number, pieces: number): boolean {
-    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) return false;
+  /**
+   * May this peer take piece i from the seed? Recorded as its claim when it may. A refusal names the
+   * peer that holds the piece or whose grant or claim on it stands (so the asker can wait for it and
+   * fetch from it — the holders it polled may not include it), or says the seed is busy.
+   */
+  grant(peer: string, sha: string, i: number, pieces: number): ClaimAnswer {
+    const c = this.#o.counters;
+    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) {
+      c.denied++;
+      return { ok: false };
+    }
+    const now = Date.now();
     const entries = this.#o.index.holders(sha);
-    const ok = !this.#grants.heldByOther(sha, i, peer, entries) && mayTakeFromSeed(entries, { peer, index: i, now: Date.now(), claimTtlMs: this.#o.claimTtlMs });
-    if (ok) {
-      this.#o.counters.granted++;
-      this.#grants.grant(sha, i, peer);
-      this.#o.index.claim(peer, sha, pieces, i);
-    } else this.#o.counters.denied++;
-    return ok;
+    const grantee = this.#grants.grantee(sha, i, entries);
+    const other = grantee !== undefined && grantee !== peer ? entries.find((e) => e.peerId === grantee) : holderOf(entries, { peer, index: i, now, claimTtlMs: this.#o.claimTtlMs });
+    if (other) {
+      c.denied++;
+      return { ok: false, body: encodeHolders([grantee === other.peerId ? claimed(other, i, now) : other], now) };
+    }
+    if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= (this.#o.maxGrants ?? DEFAULT_MAX_GRANTS)) {
+      c.grantsBusy++;
+      return { ok: false, body: encodeBusy(BUSY_RETRY_MS) };
+    }
+    c.granted++;
+    this.#grants.grant(sha, i, peer);
+    this.#o.index.claim(peer, sha, pieces, i);
+    return { ok: true };
   }
 
   forgetPeer(peer: string): void {
     this.#grants.forgetPeer(peer);
   }
+}
+
+/** A grantee's entry as the tracker vouches for it now: fetching piece i (its grant stands), fresh. */
+function claimed(e: HaveEntry, i: number, now: number): HaveEntry {
+  const fetching = emptyBits(e.pieces);
+  if (e.fetching) fetching.set(e.fetching.subarray(0, fetching.length));
+  setBit(fetching, i);
+  return { ...e, fetching, at: now };
 }

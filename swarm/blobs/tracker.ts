@@ -24,7 +24,11 @@ const peerSchema = z.strictObject({
   blobs: z.array(blobHaveSchema.extend({ age: z.number().int().min(0).max(1e9) })).max(MAX_HAVE_BLOBS),
 });
 
-export const holdersAnswerSchema = z.strictObject({ v: z.literal(1), peers: z.array(peerSchema).max(4096) });
+/**
+ * The HOLDERS? answer, and the body of a refused CLAIM: the holder or claimer of that piece, or —
+ * when the seed has as many granted pieces in flight as it allows — no peers and `retryMs`.
+ */
+export const holdersAnswerSchema = z.strictObject({ v: z.literal(1), peers: z.array(peerSchema).max(4096), retryMs: z.number().int().min(0).max(60_000).optional() });
 export type HoldersAnswer = z.infer<typeof holdersAnswerSchema>;
 
 export interface TrackedHolder {
@@ -74,7 +78,12 @@ export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
   return bytes;
 }
 
-export type HoldersDecode = { ok: true; holders: TrackedHolder[] } | { ok: false; detail: string };
+export type HoldersDecode = { ok: true; holders: TrackedHolder[]; retryMs?: number } | { ok: false; detail: string };
+
+/** A refused CLAIM's body when the seed is busy: ask again after `retryMs`. */
+export function encodeBusy(retryMs: number): Uint8Array {
+  return Buffer.from(JSON.stringify({ v: 1, peers: [], retryMs } satisfies HoldersAnswer), 'utf8');
+}
 
 /** Reads an answer; `now` is the receiver's clock (ages become times on it). */
 export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
@@ -93,7 +102,7 @@ export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
     if (typeof blobs === 'string') return { ok: false, detail: blobs };
     holders.push({ peerId: p.peer, addrs: p.addrs, ...(p.http ? { http: p.http } : {}), blobs: blobs.map((b, i) => ({ ...b, at: now - p.blobs[i]!.age })) });
   }
-  return { ok: true, holders };
+  return { ok: true, holders, ...(r.data.retryMs !== undefined ? { retryMs: r.data.retryMs } : {}) };
 }
 
 /**
@@ -104,12 +113,18 @@ export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
  * The seed answers claims one at a time: the first asker wins.
  */
 export function mayTakeFromSeed(entries: HaveEntry[], opts: { peer: string; index: number; now: number; claimTtlMs: number }): boolean {
+  return holderOf(entries, opts) === undefined;
+}
+
+/** The entry (not `peer`'s) that holds piece i, else one with a fresh claim on it. */
+export function holderOf(entries: HaveEntry[], opts: { peer: string; index: number; now: number; claimTtlMs: number }): HaveEntry | undefined {
+  let claimer: HaveEntry | undefined;
   for (const e of entries) {
     if (e.peerId === opts.peer || opts.index >= e.pieces) continue;
-    if (hasBit(e.have, opts.index)) return false;
-    if (e.fetching && hasBit(e.fetching, opts.index) && opts.now - e.at < opts.claimTtlMs) return false;
+    if (hasBit(e.have, opts.index)) return e;
+    if (!claimer && e.fetching && hasBit(e.fetching, opts.index) && opts.now - e.at < opts.claimTtlMs) claimer = e;
   }
-  return true;
+  return claimer;
 }
 
 /**
@@ -132,15 +147,31 @@ export class SeedGrants {
 
   /** Whether another peer's grant of piece i stands; `entries` are the tracker's fresh entries of the blob. */
   heldByOther(sha256: string, i: number, peer: string, entries: HaveEntry[]): boolean {
+    const g = this.grantee(sha256, i, entries);
+    return g !== undefined && g !== peer;
+  }
+
+  /** The peer whose grant of piece i stands (an ended grant is forgotten here). */
+  grantee(sha256: string, i: number, entries: HaveEntry[]): string | undefined {
     const m = this.#bySha.get(sha256);
     const g = m?.get(i);
-    if (!m || !g || g.peer === peer) return false;
+    if (!m || !g) return undefined;
     const e = entries.find((x) => x.peerId === g.peer);
     const over = this.#now() - g.at >= this.#ttlMs || !e || hasBit(e.have, i) || (e.at - g.at >= this.#releaseAfterMs && !(e.fetching && hasBit(e.fetching, i)));
-    if (!over) return true;
+    if (!over) return g.peer;
     m.delete(i);
     if (m.size === 0) this.#bySha.delete(sha256);
-    return false;
+    return undefined;
+  }
+
+  /** Grants that stand now (ended ones are forgotten); `entriesOf` gives the tracker's entries of a blob. */
+  outstanding(entriesOf: (sha256: string) => HaveEntry[]): number {
+    let n = 0;
+    for (const [sha, m] of [...this.#bySha]) {
+      const entries = entriesOf(sha);
+      for (const i of [...m.keys()]) if (this.grantee(sha, i, entries) !== undefined) n++;
+    }
+    return n;
   }
 
   grant(sha256: string, i: number, peer: string): void {

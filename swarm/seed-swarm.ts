@@ -24,7 +24,7 @@ export interface SeedSwarmOptions {
    * The blob exchange in the seed's role (swarm/blobs): pieces on disk in `dir`, manifests answered,
    * the tracker (agents push what they hold; who holds what also serves the boot-storm redirect). Off when absent.
    */
-  blobs?: { dir: string };
+  blobs?: { dir: string; maxSeedGrants?: number };
 }
 
 export const DEFAULT_SWARM_PORT = 4001;
@@ -65,7 +65,7 @@ export class SeedSwarm {
     let blobs: BlobService | undefined;
     if (opts.blobs) {
       try {
-        const service = new BlobService(swarm.node, { site: opts.site, store: await DiskPieceStore.create({ dir: opts.blobs.dir }), role: 'seed', allowed: (p) => swarm.peers.has(p), ...(opts.logger ? { logger: opts.logger } : {}) });
+        const service = new BlobService(swarm.node, { site: opts.site, store: await DiskPieceStore.create({ dir: opts.blobs.dir }), role: 'seed', allowed: (p) => swarm.peers.has(p), ...(opts.blobs.maxSeedGrants ? { maxSeedGrants: opts.blobs.maxSeedGrants } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
         blobs = service;
         swarm.peers.onRemoved((peerId) => service.index.forgetPeer(peerId));
         await blobs.start();

@@ -21,6 +21,8 @@ interface SeedConfig {
   setDir: string;
   stateDir: string;
   site: string;
+  /** Granted seed pieces in flight at most (BENCH_SEED_GRANTS; default the tracker's). */
+  maxSeedGrants?: number;
 }
 
 const cfg = JSON.parse(process.env.BENCH_SWARM_SEED ?? '') as SeedConfig;
@@ -36,7 +38,7 @@ const etcd = new EtcdProcess({
 await etcd.waitHealthy(20_000);
 const store = await openStore({ endpoints: [etcdUrl] });
 const keys = new Keys('/lpmos/', cfg.site);
-const seed = await SeedSwarm.start({ store, keys, site: cfg.site, stateDir: cfg.stateDir, listen: [`/ip4/${cfg.ip}/tcp/4001`], blobs: { dir: join(cfg.stateDir, 'blobs') } });
+const seed = await SeedSwarm.start({ store, keys, site: cfg.site, stateDir: cfg.stateDir, listen: [`/ip4/${cfg.ip}/tcp/4001`], blobs: { dir: join(cfg.stateDir, 'blobs'), ...(cfg.maxSeedGrants ? { maxSeedGrants: cfg.maxSeedGrants } : {}) } });
 
 const set: SetFile[] = [];
 for (const name of readdirSync(cfg.setDir).sort()) {

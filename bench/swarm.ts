@@ -25,7 +25,7 @@ import { fastTempBase } from '../test/helpers/etcd.ts';
 import { Lab } from '../test/helpers/netns.ts';
 import { kumarRoss, uniform, type Bound } from './swarm/bound.ts';
 import { busyBetween, CORES, sampleCpu } from './swarm/cpu.ts';
-import { agentIp, createNet, SEED_IP, seedTxBytes, type BenchNet } from './swarm/net.ts';
+import { agentIp, createNet, SEED_IP, seedTxBytes, agentsRxBytes, type BenchNet } from './swarm/net.ts';
 import { Worker } from './swarm/proc.ts';
 import type { AgentConfig } from './swarm/agent.ts';
 import type { DownloadTuning } from '../swarm/blobs/download.ts';
@@ -87,8 +87,9 @@ interface Phase {
   split: { agents: CpuSplit; seed: CpuSplit | undefined };
   /** CPU of one agent with nothing to fetch (after the phase), ms per second. */
   agentIdleMsPerS: number;
-  /** The seed link's use per 5 s of the phase (Mbit/s): when it idled while agents still waited. */
+  /** The seed link's use per 5 s of the phase (Mbit/s): when it idled while agents still waited; and an agent link's download, mean of all. */
   seedMbitPer5s: number[];
+  agentMbitPer5s: number[];
   /** Agents' range GETs (summed): responses, body chunks, bytes. */
   http: { responses: number; chunks: number; bytes: number };
   /** Link use: seed's average send rate over its capacity; agents' average receive rate over theirs. */
@@ -184,7 +185,11 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const at = Date.now();
   for (const a of agents) a.send({ type: 'go', at });
   const seedTx: number[] = [tx0];
-  const sampler = setInterval(() => seedTx.push(seedTxBytes(lab, net)), 5000);
+  const agentRx: number[] = [agentsRxBytes(lab, net)];
+  const sampler = setInterval(() => {
+    seedTx.push(seedTxBytes(lab, net));
+    agentRx.push(agentsRxBytes(lab, net));
+  }, 5000);
   const timeoutMs = Math.max(600_000, bound.seconds * 40_000);
   const dones: AgentDone[] = [];
   let lastLog = Date.now();
@@ -203,6 +208,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const cpu1 = sampleCpu();
   const tx1 = seedTxBytes(lab, net);
   const seedMbitPer5s = seedTx.slice(1).map((b, i) => ((b - seedTx[i]!) * 8) / 5 / 1e6);
+  const agentMbitPer5s = agentRx.slice(1).map((b, i) => ((b - agentRx[i]!) * 8) / 5 / 1e6 / n);
   if (profDir) seed.send({ type: 'profile-stop', path: join(profDir, `seed-${mode}-n${n}.cpuprofile`) });
   const s1 = await seedStats(seed);
   const agentCpu = agents.reduce((sum, a, i) => sum + a.cpuSeconds() - agentCpu0[i]!, 0);
@@ -253,6 +259,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     cpu: { machineShare: machine.share, machineCoreSeconds: machine.coreSeconds, agentsCoreSeconds: agentCpu, seedCoreSeconds: (s1.cpuMicros - s0.cpuMicros) / 1e6, oursShare: ours, agentMsPerMiB: (agentCpu * 1000) / ((n * set.bytes) / MiB) },
     agentIdleMsPerS,
     seedMbitPer5s,
+    agentMbitPer5s,
     split: { agents: sumSplits(dones.map((d) => d.split)), seed: s1.split && s0.split ? diffSplit(s1.split, s0.split) : undefined },
     http: { responses: dones.reduce((x, d) => x + (d.http?.responses ?? 0), 0), chunks: dones.reduce((x, d) => x + (d.http?.chunks ?? 0), 0), bytes: dones.reduce((x, d) => x + (d.http?.bytes ?? 0), 0) },
     seedLinkUse,
@@ -302,7 +309,7 @@ function print(r: Row): void {
       `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
         `agent peak RSS ${mib(p.agentPeakRss)} (V8 heap ${mib(p.agentHeap)}); start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
     );
-    console.log(`             seed link per 5 s (Mbit/s): ${p.seedMbitPer5s.map((x) => x.toFixed(0)).join(' ')}`);
+    console.log(`             per 5 s, Mbit/s: seed link ${p.seedMbitPer5s.map((x) => x.toFixed(0)).join(' ')}; an agent's download (mean) ${p.agentMbitPer5s.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`             CPU split: agents ${splitText(p.split.agents)}${p.split.seed ? `; seed ${splitText(p.split.seed)}` : ''}; one idle agent ${p.agentIdleMsPerS.toFixed(1)} ms/s`);
     if (p.http.responses > 0) console.log(`             agents' range GETs: ${p.http.responses} responses, ${(p.http.bytes / MiB).toFixed(0)} MiB in ${p.http.chunks} chunks (${(p.http.bytes / Math.max(1, p.http.chunks) / 1024).toFixed(1)} KiB each)`);
     if (p.mode === 'swarm' && Object.keys(p.tracker).length > 0) console.log(`             tracker: ${Object.entries(p.tracker).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -51,3 +51,9 @@ export function createNet(lab: Lab, agents: number, mbit: number): BenchNet {
 export function seedTxBytes(lab: Lab, net: BenchNet): number {
   return Number(lab.exec(net.seedNs, ['cat', '/sys/class/net/eth0/statistics/tx_bytes']).trim());
 }
+
+/** Bytes all agents' links received (the bridge-side veths' tx counters). */
+export function agentsRxBytes(lab: Lab, net: BenchNet): number {
+  const out = lab.exec(net.bridgeNs, ['sh', '-c', 'cat /sys/class/net/a*/statistics/tx_bytes']);
+  return out.split('\n').reduce((s, l) => s + (Number(l.trim()) || 0), 0);
+}

@@ -20,9 +20,9 @@ export type PollUrgency = 'soon' | 'starved' | 'fed';
 /**
  * The tracker's word on a seed piece: `granted`; `refused` — another agent holds it or fetches it
  * from the seed (the answer named it: it is in the holder index now); `busy` — the seed has as many
- * pieces in flight as it allows: ask again shortly (no refusal counted).
+ * pieces in flight as it allows: ask again after about `retryMs` (no refusal counted).
  */
-export type SeedVerdict = 'granted' | 'refused' | 'busy';
+export type SeedVerdict = { verdict: 'granted' | 'refused' } | { verdict: 'busy'; retryMs: number };
 
 /** Why pieces came from the seed without the tracker's grant (counters; BlobService.tracker). */
 export interface SeedForcedCounters {
@@ -212,15 +212,15 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   };
 
   const fromSeed = async (url: string, i: number, forced: boolean): Promise<void> => {
-    const verdict = forced || !d.askSeed ? 'granted' : await d.askSeed(sha, i, n);
-    if (verdict === 'busy') {
-      // The seed has its pieces in flight: no seed piece is asked for a moment (jittered, so the
+    const v: SeedVerdict = forced || !d.askSeed ? { verdict: 'granted' } : await d.askSeed(sha, i, n);
+    if (v.verdict === 'busy') {
+      // The seed has its pieces in flight: no seed piece is asked for a while (jittered, so the
       // waiting fetchers do not all ask again together).
       if (d.counters) d.counters.seedBusy++;
-      seedPausedUntil = Date.now() + 200 + Math.random() * 300;
+      seedPausedUntil = Date.now() + v.retryMs * (0.75 + Math.random() / 2);
       return;
     }
-    if (verdict === 'refused') {
+    if (v.verdict === 'refused') {
       denied.set(i, Date.now() + 1000);
       // Counted only when the refusal is not explained by a claim or a holder we can use (the
       // answer put the one it named into the index): one we dropped, benched or that lacks it.

@@ -75,27 +75,27 @@ export class TrackerClient {
     try {
       const verdict = await this.#withDeadline(5000, async (signal): Promise<SeedVerdict> => {
         const r = await this.#session({ type: ReqType.Claim, sha256, index, pieces }, signal);
-        if (!r) return (await p2pClaim(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, sha256, index, pieces, signal)) ? 'granted' : 'refused';
-        if (r.status === Status.Ok) return 'granted';
-        if (r.body.length === 0) return 'refused';
+        if (!r) return { verdict: (await p2pClaim(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, sha256, index, pieces, signal)) ? 'granted' : 'refused' };
+        if (r.status === Status.Ok) return { verdict: 'granted' };
+        if (r.body.length === 0) return { verdict: 'refused' };
         const a = decodeHolders(r.body, Date.now());
         if (!a.ok) {
           this.#o.log.debug({ detail: a.detail }, 'claim refusal rejected');
-          return 'refused';
+          return { verdict: 'refused' };
         }
-        if (a.retryMs !== undefined && a.holders.length === 0) return 'busy';
+        if (a.retryMs !== undefined && a.holders.length === 0) return { verdict: 'busy', retryMs: a.retryMs };
         this.#o.onHolders?.(a.holders);
-        return 'refused';
+        return { verdict: 'refused' };
       });
       this.#claimErrorsInRow = 0;
-      if (verdict === 'refused') c.claimsDenied++;
+      if (verdict.verdict === 'refused') c.claimsDenied++;
       return verdict;
     } catch (e) {
       // A busy tracker that answers late must not cost the seed a copy (bench:swarm N = 32: half
       // the seed's pieces were such "grants"); one that failed 3 times in a row is taken as gone.
       c.claimErrors++;
       this.#o.log.debug({ err: (e as Error).message }, 'tracker did not answer a claim');
-      return ++this.#claimErrorsInRow > 3 ? 'granted' : 'refused';
+      return { verdict: ++this.#claimErrorsInRow > 3 ? 'granted' : 'refused' };
     }
   }
 

@@ -61,8 +61,7 @@ export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
   const byPeer = new Map<string, HoldersAnswer['peers'][number]>();
   for (const e of entries) {
     let p = byPeer.get(e.peerId);
-    // Two addresses are plenty to dial it (an agent listens on one); answers are the seed's egress too.
-    if (!p) byPeer.set(e.peerId, (p = { peer: e.peerId, addrs: e.addrs.slice(0, 2), ...(e.http ? { http: e.http } : {}), blobs: [] }));
+    if (!p) byPeer.set(e.peerId, (p = { peer: e.peerId, addrs: dialAddrs(e.addrs, e.peerId), ...(e.http ? { http: e.http } : {}), blobs: [] }));
     if (p.blobs.length >= MAX_HAVE_BLOBS) continue;
     const complete = countBits(e.have, e.pieces) === e.pieces;
     p.blobs.push({
@@ -76,6 +75,16 @@ export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
   const bytes = Buffer.from(JSON.stringify({ v: 1, peers: [...byPeer.values()] } satisfies HoldersAnswer), 'utf8');
   if (bytes.length > MAX_HOLDERS_BYTES) throw new RangeError(`holders answer of ${bytes.length} bytes exceeds ${MAX_HOLDERS_BYTES}`);
   return bytes;
+}
+
+/**
+ * One address to dial a holder by, without its `/p2p/<id>` (the answer names the peer): an agent
+ * listens on one, and answers are the seed's egress too (bench:swarm N = 32 at 20 Mbit/s: 36 MiB of
+ * answers, 0.4× the set, with two addresses each ending in the peer id again).
+ */
+export function dialAddrs(addrs: string[], peerId: string): string[] {
+  const a = addrs.find((x) => !x.startsWith('/ip4/127.')) ?? addrs[0];
+  return a === undefined ? [] : [a.endsWith(`/p2p/${peerId}`) ? a.slice(0, -`/p2p/${peerId}`.length) : a];
 }
 
 export type HoldersDecode = { ok: true; holders: TrackedHolder[]; retryMs?: number } | { ok: false; detail: string };

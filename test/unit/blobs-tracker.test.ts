@@ -31,6 +31,7 @@ test('tracker answer: round trip grouped by holder, ages become times on the rec
   assert.equal(r.holders.length, 2);
   const p1 = r.holders.find((h) => h.peerId === 'p1')!;
   assert.equal(p1.http, 'http://10.213.160.9:8080/blobs');
+  assert.deepEqual(p1.addrs, ['/ip4/10.213.160.9/tcp/4001'], 'one address, without the peer id the answer already names');
   assert.deepEqual(
     p1.blobs.map((b) => [b.sha256, b.at, b.have === 'all']),
     [

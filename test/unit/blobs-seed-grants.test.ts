@@ -1,0 +1,89 @@
+// The tracker's seed-piece arbitration (swarm/blobs/tracker-server.ts): a refused CLAIM names the
+// holder or the grantee of that piece, and the seed's granted pieces in flight are capped — beyond
+// the cap the answer is "busy, ask again after retryMs", retryMs growing with the agents waiting.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { hasBit } from '../../swarm/blobs/bitfield.ts';
+import { HolderIndex } from '../../swarm/blobs/holders.ts';
+import { decodeHolders } from '../../swarm/blobs/tracker.ts';
+import { BUSY_RETRY_MS, busyRetryMs, TrackerServer, type TrackerServerCounters } from '../../swarm/blobs/tracker-server.ts';
+import { emptyBits, setBit } from '../../swarm/blobs/bitfield.ts';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+
+function tracker(maxGrants?: number): { ts: TrackerServer; index: HolderIndex; c: TrackerServerCounters } {
+  const index = new HolderIndex({ ttlMs: 60_000 });
+  const c: TrackerServerCounters = { pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
+  return { ts: new TrackerServer({ index, claimTtlMs: 5000, counters: c, ...(maxGrants ? { maxGrants } : {}) }), index, c };
+}
+
+function has(pieces: number, ...set: number[]): Uint8Array {
+  const b = emptyBits(pieces);
+  for (const i of set) setBit(b, i);
+  return b;
+}
+
+test('a refused claim names the peer that holds the piece, with its address and bitfield', () => {
+  const { ts, index, c } = tracker();
+  index.update('x', { addrs: ['/ip4/10.213.129.9/tcp/4001/p2p/x'], http: 'http://10.213.129.9:8080/blobs' }, [{ sha256: A, pieces: 4, have: has(4, 2) }]);
+  const r = ts.grant('y', A, 2, 4);
+  assert.equal(r.ok, false);
+  const a = decodeHolders(r.body!, Date.now());
+  assert.ok(a.ok);
+  assert.equal(a.retryMs, undefined);
+  assert.deepEqual(a.holders.map((h) => [h.peerId, h.http, h.addrs]), [['x', 'http://10.213.129.9:8080/blobs', ['/ip4/10.213.129.9/tcp/4001']]]);
+  const b = a.holders[0]!.blobs[0]!;
+  assert.ok(b.have !== 'all' && hasBit(b.have, 2));
+  assert.equal(c.denied, 1);
+  // A piece nobody has or claims: granted, and recorded as the asker's claim.
+  assert.equal(ts.grant('y', A, 3, 4).ok, true);
+  assert.equal(c.granted, 1);
+});
+
+test("a refused claim names the grantee as fetching the piece now, though its own push does not show the claim yet", () => {
+  const { ts, index } = tracker();
+  assert.equal(ts.grant('x', A, 1, 4).ok, true);
+  // x pushes what it had before it heard of the grant (no claim bit), 0 ms later.
+  index.update('x', { addrs: [], http: 'http://10.213.129.9:8080/blobs' }, [{ sha256: A, pieces: 4, have: has(4) }]);
+  const r = ts.grant('y', A, 1, 4);
+  assert.equal(r.ok, false);
+  const now = Date.now();
+  const a = decodeHolders(r.body!, now);
+  assert.ok(a.ok);
+  const b = a.holders[0]!.blobs[0]!;
+  assert.equal(a.holders[0]!.peerId, 'x');
+  assert.ok(b.fetching && hasBit(b.fetching, 1), 'named as fetching piece 1');
+  assert.ok(now - b.at < 1000, `fresh (${now - b.at} ms old): the asker waits for it instead of forcing the seed`);
+});
+
+test('granted seed pieces in flight are capped: beyond the cap "busy" with a retry, and a delivered piece frees its grant', () => {
+  const { ts, index, c } = tracker(2);
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  assert.equal(ts.grant('b', B, 0, 2).ok, true);
+  const r = ts.grant('c', A, 1, 4);
+  assert.equal(r.ok, false);
+  const busy = decodeHolders(r.body!, Date.now());
+  assert.ok(busy.ok);
+  assert.deepEqual(busy.holders, [], 'busy names nobody');
+  assert.equal(busy.retryMs, BUSY_RETRY_MS);
+  assert.equal(c.grantsBusy, 1);
+  // The grantee asking again for its own piece (a retry after a failed download) is not refused.
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  // a has piece 0 now (its push says so): one grant in flight, c's claim goes through.
+  index.update('a', { addrs: [] }, [{ sha256: A, pieces: 4, have: has(4, 0) }]);
+  assert.equal(ts.grant('c', A, 1, 4).ok, true);
+  // Full again: the retry grows with the agents told "busy" within the last second.
+  for (const p of ['d', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm']) ts.grant(p, A, 2, 4);
+  const last = decodeHolders(ts.grant('n', A, 2, 4).body!, Date.now());
+  assert.ok(last.ok);
+  assert.equal(last.retryMs, busyRetryMs(12), 'c, d … m and n were told "busy"');
+  assert.ok(last.retryMs! > BUSY_RETRY_MS);
+});
+
+test('busy retry: 250 ms for a few agents, 40 ms per waiting agent, at most 2 s', () => {
+  assert.equal(busyRetryMs(1), 250);
+  assert.equal(busyRetryMs(10), 400);
+  assert.equal(busyRetryMs(32), 1280);
+  assert.equal(busyRetryMs(1000), 2000);
+});

@@ -42,7 +42,15 @@ test('tracker answer: round trip grouped by holder, ages become times on the rec
   const b = p1.blobs[1]!;
   assert.ok(b.have !== 'all' && hasBit(b.have, 1) && !hasBit(b.have, 0));
   assert.ok(b.fetching && hasBit(b.fetching, 2));
-  assert.equal(decodeHolders(Buffer.from('{"v":1,"peers":[{"peer":"x","addrs":[],"blobs":[{"sha256":"' + A + '","pieces":3,"have":"AAAA","age":1}]}]}'), 0).ok, false, 'bitfield of the wrong length');
+  // Each peer once, each blob once (v 2): p1 holds two blobs, A has two holders.
+  const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as { peers: unknown[]; blobs: { holders: unknown[] }[] };
+  assert.equal(json.peers.length, 2);
+  assert.deepEqual(json.blobs.map((x) => x.holders.length), [2, 1]);
+  const junk = (blob: string): boolean => decodeHolders(Buffer.from('{"v":2,"peers":[{"peer":"x","addrs":[]}],"blobs":[' + blob + ']}'), 0).ok;
+  assert.equal(junk('{"sha256":"' + A + '","pieces":3,"holders":[{"p":0,"have":"AA==","age":1}]}'), true);
+  assert.equal(junk('{"sha256":"' + A + '","pieces":3,"holders":[{"p":0,"have":"AAAA","age":1}]}'), false, 'bitfield of the wrong length');
+  assert.equal(junk('{"sha256":"' + A + '","pieces":3,"holders":[{"p":1,"have":"*","age":1}]}'), false, 'a holder that is not in the peers');
+  assert.equal(decodeHolders(Buffer.from('{"v":1,"peers":[]}'), 0).ok, false, 'the old grouping');
   assert.equal(decodeHolders(Buffer.from('nope'), 0).ok, false);
   assert.equal(decodeHolders(Buffer.from('{"v":2,"peers":[]}'), 0).ok, false);
 });

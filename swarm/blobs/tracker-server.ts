@@ -6,17 +6,31 @@ import type { HolderIndex } from './holders.ts';
 import type { HaveEntry } from './api.ts';
 import { emptyBits, setBit } from './bitfield.ts';
 import { encodeBusy, encodeHolders, holderOf, pickHolders, SeedGrants } from './tracker.ts';
+import { RateMeter } from './rate-meter.ts';
 
 /** The counters it keeps (BlobService.tracker). */
 export interface TrackerServerCounters { pushesIn: number; pushesRejected: number; queriesIn: number; granted: number; denied: number; grantsBusy: number }
 
 /**
- * Granted seed pieces in flight at most (default): each piece the seed sends then arrives in a
- * fraction of the time it would sharing the seed's uplink with every agent's requests (bench:swarm
- * N = 32: up to 4 files × 2 seed pieces per agent asked at once, ≈ 27 s per piece at 20 Mbit/s), and
- * a piece that arrives sooner can be passed on sooner.
+ * Granted seed pieces in flight at most: about what the seed delivers in GRANT_TARGET_MS at the rate
+ * it delivers now, plus GRANT_HEADROOM (so a faster link shows itself), between MIN_GRANTS and
+ * MAX_GRANTS; INITIAL_GRANTS before anything was delivered. Each piece the seed sends then arrives
+ * in about GRANT_TARGET_MS instead of sharing the seed's uplink with every agent's requests
+ * (bench:swarm N = 32 at 20 Mbit/s: up to 4 seed pieces per agent asked at once, pieces outlived
+ * the 30 s grant and were sent again), and a piece that arrives sooner is passed on sooner; a fixed
+ * cap of 8 that suited 20 Mbit/s held 32 agents on 100 Mbit/s links back (median 56 s against 49).
  */
-export const DEFAULT_MAX_GRANTS = 8;
+export const INITIAL_GRANTS = 8;
+export const MIN_GRANTS = 4;
+export const MAX_GRANTS = 64;
+export const GRANT_HEADROOM = 2;
+export const GRANT_TARGET_MS = 2000;
+
+/** The cap for a delivery rate (pieces per second; undefined: nothing measured yet). Pure. */
+export function grantCap(piecesPerSecond: number | undefined): number {
+  if (piecesPerSecond === undefined) return INITIAL_GRANTS;
+  return Math.min(MAX_GRANTS, Math.max(MIN_GRANTS, Math.ceil((piecesPerSecond * GRANT_TARGET_MS) / 1000) + GRANT_HEADROOM));
+}
 /**
  * A fetcher told the seed is busy asks again after about this long, ms: BUSY_RETRY_MS, and 40 ms more
  * per agent told so in the last second, up to 2 s — so N waiting agents ask ≈ 25 times a second in
@@ -40,14 +54,15 @@ export interface TrackerServerOptions {
   counters: TrackerServerCounters;
   /** Enrolled peers only (the gater's view), when set. */
   allowed?: (peer: string) => boolean;
-  /** Granted seed pieces in flight at most (DEFAULT_MAX_GRANTS). */
+  /** Granted seed pieces in flight at most, fixed (default: grantCap of the measured delivery rate). */
   maxGrants?: number;
 }
 
 export class TrackerServer {
   readonly #o: TrackerServerOptions;
-  /** Seed pieces granted and not yet delivered. */
-  readonly #grants = new SeedGrants();
+  /** Seed pieces granted and not yet delivered; deliveries per second (a piece counts 1). */
+  readonly #delivered = new RateMeter({ windowMs: 5000 });
+  readonly #grants = new SeedGrants({ onDelivered: () => this.#delivered.record(1, Date.now()) });
   /** Peers told the seed is busy since `#busySince` (a window of about a second). */
   #busy = new Set<string>();
   #busySince = 0;
@@ -97,7 +112,7 @@ export class TrackerServer {
       c.denied++;
       return { ok: false, body: encodeHolders([grantee === other.peerId ? claimed(other, i, now) : other], now) };
     }
-    if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= (this.#o.maxGrants ?? DEFAULT_MAX_GRANTS)) {
+    if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= this.cap(now)) {
       c.grantsBusy++;
       if (now - this.#busySince > 1000) {
         this.#busy.clear();
@@ -110,6 +125,11 @@ export class TrackerServer {
     this.#grants.grant(sha, i, peer);
     this.#o.index.claim(peer, sha, pieces, i);
     return { ok: true };
+  }
+
+  /** Granted seed pieces in flight at most, now. */
+  cap(now = Date.now()): number {
+    return this.#o.maxGrants ?? grantCap(this.#delivered.rate(now));
   }
 
   forgetPeer(peer: string): void {

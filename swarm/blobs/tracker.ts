@@ -179,11 +179,14 @@ export class SeedGrants {
   #ttlMs: number;
   #releaseAfterMs: number;
   #now: () => number;
+  #onDelivered: ((sha256: string, i: number) => void) | undefined;
 
-  constructor(opts: { ttlMs?: number; releaseAfterMs?: number; now?: () => number } = {}) {
+  /** `onDelivered`: a grantee's push shows the piece (the seed's bytes arrived), once per grant. */
+  constructor(opts: { ttlMs?: number; releaseAfterMs?: number; now?: () => number; onDelivered?: (sha256: string, i: number) => void } = {}) {
     this.#ttlMs = opts.ttlMs ?? 30_000;
     this.#releaseAfterMs = opts.releaseAfterMs ?? 1000;
     this.#now = opts.now ?? Date.now;
+    this.#onDelivered = opts.onDelivered;
   }
 
   /** Whether another peer's grant of piece i stands; `entries` are the tracker's fresh entries of the blob. */
@@ -198,8 +201,10 @@ export class SeedGrants {
     const g = m?.get(i);
     if (!m || !g) return undefined;
     const e = entries.find((x) => x.peerId === g.peer);
-    const over = this.#now() - g.at >= this.#ttlMs || !e || hasBit(e.have, i) || (e.at - g.at >= this.#releaseAfterMs && !(e.fetching && hasBit(e.fetching, i)));
+    const delivered = e !== undefined && hasBit(e.have, i);
+    const over = delivered || this.#now() - g.at >= this.#ttlMs || !e || (e.at - g.at >= this.#releaseAfterMs && !(e.fetching && hasBit(e.fetching, i)));
     if (!over) return g.peer;
+    if (delivered) this.#onDelivered?.(sha256, i);
     m.delete(i);
     if (m.size === 0) this.#bySha.delete(sha256);
     return undefined;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { hasBit } from '../../swarm/blobs/bitfield.ts';
 import { HolderIndex } from '../../swarm/blobs/holders.ts';
 import { decodeHolders } from '../../swarm/blobs/tracker.ts';
-import { BUSY_RETRY_MS, busyRetryMs, TrackerServer, type TrackerServerCounters } from '../../swarm/blobs/tracker-server.ts';
+import { BUSY_RETRY_MS, busyRetryMs, grantCap, INITIAL_GRANTS, MAX_GRANTS, MIN_GRANTS, TrackerServer, type TrackerServerCounters } from '../../swarm/blobs/tracker-server.ts';
 import { emptyBits, setBit } from '../../swarm/blobs/bitfield.ts';
 
 const A = 'a'.repeat(64);
@@ -86,4 +86,25 @@ test('busy retry: 250 ms for a few agents, 40 ms per waiting agent, at most 2 s'
   assert.equal(busyRetryMs(10), 400);
   assert.equal(busyRetryMs(32), 1280);
   assert.equal(busyRetryMs(1000), 2000);
+});
+
+test('the grant cap follows the rate the seed delivers at: ≈ 2 s of deliveries plus 2, within 4 … 64', () => {
+  assert.equal(grantCap(undefined), INITIAL_GRANTS);
+  assert.equal(grantCap(0.5), MIN_GRANTS);
+  // 20 Mbit/s in 1 MiB pieces ≈ 2.4 pieces/s; 100 Mbit/s ≈ 12.
+  assert.equal(grantCap(2.4), 7);
+  assert.equal(grantCap(12), 26);
+  assert.equal(grantCap(1000), MAX_GRANTS);
+  // Measured: 12 pieces granted and delivered (the grantee's push shows each) within a second.
+  const { ts, index } = tracker();
+  assert.equal(ts.cap(), INITIAL_GRANTS);
+  const have = has(16);
+  for (let i = 0; i < 12; i++) {
+    assert.equal(ts.grant('x', A, i, 16).ok, true);
+    setBit(have, i);
+    index.update('x', { addrs: [] }, [{ sha256: A, pieces: 16, have: new Uint8Array(have) }]);
+  }
+  assert.equal(ts.grant('y', A, 12, 16).ok, true, 'the deliveries were counted when the next claim looked');
+  assert.equal(ts.cap(), grantCap(12), 'the 12 deliveries, in the last second');
+  assert.ok(ts.cap() > INITIAL_GRANTS);
 });

@@ -98,6 +98,8 @@ export interface DownloadDeps {
   /** The time a peer piece of this many bytes may take now, ms (rate-meter.ts); absent: `tuning.pieceTimeoutMs`. */
   peerTimeoutMs?: (bytes: number) => number;
   counters?: SeedForcedCounters;
+  /** Shared by the node's downloads: no seed piece is asked before `until` (ms) — the tracker said the seed is busy. */
+  seedPause?: { until: number };
   /** Announces that we fetch this piece from the seed; the function ends the claim. */
   claim: (sha256: string, index: number) => () => void;
   stats: BlobStats;
@@ -138,8 +140,8 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
   const holders = new Map<string, Holder>();
   const gone = new Set<string>(); // dropped for bad bytes
   let seedInFlight = 0;
-  /** The tracker said the seed is busy: no seed piece before this time (ms). */
-  let seedPausedUntil = 0;
+  /** The tracker said the seed is busy: no seed piece before this time (ms), for every download of the node. */
+  const seedPause = d.seedPause ?? { until: 0 };
   let lastSource = Date.now();
   let wake: () => void = () => undefined;
   let firstError: unknown;
@@ -217,7 +219,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       // The seed has its pieces in flight: no seed piece is asked for a while (jittered, so the
       // waiting fetchers do not all ask again together).
       if (d.counters) d.counters.seedBusy++;
-      seedPausedUntil = Date.now() + v.retryMs * (0.75 + Math.random() / 2);
+      seedPause.until = Math.max(seedPause.until, Date.now() + v.retryMs * (0.75 + Math.random() / 2));
       return;
     }
     if (v.verdict === 'refused') {
@@ -324,7 +326,7 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       }
       if (opts.seedUrl) {
         const seedUrl = opts.seedUrl;
-        while (seedPausedUntil <= now && inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
+        while (seedPause.until <= now && inFlight.size < t.concurrency + t.seedConcurrency && seedInFlight < t.seedConcurrency) {
           const i = nextSeedPiece({
             ...plan,
             wanted: (j) => wanted(j) && ((peerFailures.get(j) ?? 0) >= t.seedAfterPeerFailures || (!claimedByOther(j, plan.now) && (denied.get(j) ?? 0) <= plan.now)),

@@ -84,6 +84,8 @@ export class BlobService implements BlobExchange {
   #seedSlots: PieceSlots;
   #meter = new RateMeter();
   #inFlightBytes = 0;
+  /** The tracker said the seed is busy: no download of this node asks for a seed piece before `until`. */
+  #seedPause = { until: 0 };
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -413,6 +415,7 @@ export class BlobService implements BlobExchange {
       seedSlots: this.#seedSlots,
       peerTimeoutMs: (bytes: number) => pieceTimeoutMs(this.#tuning.pieceTimeoutMs, this.#inFlightBytes + bytes, this.#meter.rate(Date.now())),
       counters: this.tracker,
+      seedPause: this.#seedPause,
       claim: (sha: string, i: number) => this.#claim(sha, i),
       ...(tc ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => tc.askSeed(sha, i, pieces) } : {}),
       stats: this.stats,

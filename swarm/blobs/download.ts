@@ -352,7 +352,8 @@ export async function download(d: DownloadDeps, m: BlobManifest, opts: FetchOpti
       } else if (inFlight.size === 0 && !started && Date.now() - lastSource > t.noSourceTimeoutMs) {
         throw new LpmosError(ErrorCode.Unavailable, `blob ${sha.slice(0, 12)}: ${missing()} pieces missing, no peer has them and no seed URL was given`);
       }
-      d.poll?.(sha, inFlight.size < t.concurrency ? 'starved' : 'fed');
+      // Waiting for the node's slots is not waiting for holders: no faster polls for it.
+      d.poll?.(sha, inFlight.size < t.concurrency && !waitSlot ? 'starved' : 'fed');
       // Wait for a piece to finish, a slot of the node to free, or news (the index updates; busy
       // holders cool down).
       await new Promise<void>((resolve) => {

@@ -27,7 +27,7 @@ export interface BlobServiceExtras {
   tracker?: string;
   /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default 500). */
   trackerPollMs?: number;
-  /** The seed as tracker: granted seed pieces in flight at most (tracker-server.ts DEFAULT_MAX_GRANTS). */
+  /** The seed as tracker: granted seed pieces in flight at most, fixed (default: tracker-server.ts grantCap of the rate the seed delivers at). */
   maxSeedGrants?: number;
 }
 

@@ -14,7 +14,8 @@
 // BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
 // from go to the last done), BENCH_FORCE=1 (skip the memory check), BENCH_TUNING (JSON, the agents'
 // download tuning other than swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'),
-// BENCH_SEED_GRANTS (granted seed pieces in flight at most; default tracker-server.ts's).
+// BENCH_SEED_GRANTS (granted seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB
+// (piece size of the set's manifests, a power of two from 16 to 16384; default 1024).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -36,6 +37,7 @@ import { buildSet, type BuiltSet } from './swarm/set.ts';
 const MiB = 1024 * 1024;
 const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
 const seedGrants = process.env.BENCH_SEED_GRANTS ? Number(process.env.BENCH_SEED_GRANTS) : undefined;
+const pieceKiB = process.env.BENCH_PIECE_KIB ? Number(process.env.BENCH_PIECE_KIB) : undefined;
 const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as Partial<DownloadTuning>) : undefined;
 const mbit = Number(process.env.BENCH_MBIT ?? 100);
 const setMiB = process.env.BENCH_SET_MIB ? Number(process.env.BENCH_SET_MIB) : undefined;
@@ -336,7 +338,7 @@ try {
   const setDir = join(tmp, 'set');
   mkdirSync(setDir);
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
-  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}`);
+  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
   // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.
@@ -348,7 +350,7 @@ try {
   log(`network: bridge + seed + ${maxN} agent namespaces (${lab.tag}-*), ${mbit} Mbit/s htb on both ends of every veth`);
   const stateDir = join(tmp, 'seed');
   mkdirSync(stateDir);
-  const seed = worker('seed', net.seedNs, 'seed.ts', { BENCH_SWARM_SEED: JSON.stringify({ ip: SEED_IP, setDir, stateDir, site: SITE, ...(seedGrants ? { maxSeedGrants: seedGrants } : {}) }) });
+  const seed = worker('seed', net.seedNs, 'seed.ts', { BENCH_SWARM_SEED: JSON.stringify({ ip: SEED_IP, setDir, stateDir, site: SITE, ...(seedGrants ? { maxSeedGrants: seedGrants } : {}), ...(pieceKiB ? { pieceSize: pieceKiB * 1024 } : {}) }) });
   const ready = await seed.next<SeedReady>(['seed-ready'], 180_000);
   log(`seed ready: etcd ${ready.etcd[0]}, HTTP ${ready.http}, ${ready.files} blobs`);
   for (const n of Ns) {

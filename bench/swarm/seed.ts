@@ -23,6 +23,8 @@ interface SeedConfig {
   site: string;
   /** Granted seed pieces in flight at most (BENCH_SEED_GRANTS; default the tracker's). */
   maxSeedGrants?: number;
+  /** Piece size of the set's manifests (BENCH_PIECE_KIB; default the blob exchange's 1 MiB). */
+  pieceSize?: number;
 }
 
 const cfg = JSON.parse(process.env.BENCH_SWARM_SEED ?? '') as SeedConfig;
@@ -42,7 +44,7 @@ const seed = await SeedSwarm.start({ store, keys, site: cfg.site, stateDir: cfg.
 
 const set: SetFile[] = [];
 for (const name of readdirSync(cfg.setDir).sort()) {
-  const manifest = await seed.blobs!.add(join(cfg.setDir, name), { pin: true });
+  const manifest = await seed.blobs!.add(join(cfg.setDir, name), { pin: true, ...(cfg.pieceSize ? { pieceSize: cfg.pieceSize } : {}) });
   set.push({ name, size: manifest.size, sha256: manifest.sha256, manifest });
 }
 const setJson = JSON.stringify(set);

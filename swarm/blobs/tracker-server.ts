@@ -31,6 +31,7 @@ export function grantCap(piecesPerSecond: number | undefined): number {
   if (piecesPerSecond === undefined) return INITIAL_GRANTS;
   return Math.min(MAX_GRANTS, Math.max(MIN_GRANTS, Math.ceil((piecesPerSecond * GRANT_TARGET_MS) / 1000) + GRANT_HEADROOM));
 }
+
 /**
  * A fetcher told the seed is busy asks again after about this long, ms: BUSY_RETRY_MS, and 40 ms more
  * per agent told so in the last second, up to 2 s — so N waiting agents ask ≈ 25 times a second in

@@ -15,7 +15,8 @@
 // from go to the last done), BENCH_FORCE=1 (skip the memory check), BENCH_TUNING (JSON, the agents'
 // download tuning other than swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'),
 // BENCH_SEED_GRANTS (granted seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB
-// (piece size of the set's manifests, a power of two from 16 to 16384; default 1024).
+// (piece size of the set's manifests, a power of two from 16 to 16384; default 1024), BENCH_POLL_MS (how
+// often a running download asks the tracker for holders; default 500).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +39,7 @@ const MiB = 1024 * 1024;
 const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
 const seedGrants = process.env.BENCH_SEED_GRANTS ? Number(process.env.BENCH_SEED_GRANTS) : undefined;
 const pieceKiB = process.env.BENCH_PIECE_KIB ? Number(process.env.BENCH_PIECE_KIB) : undefined;
+const pollMs = process.env.BENCH_POLL_MS ? Number(process.env.BENCH_POLL_MS) : undefined;
 const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as Partial<DownloadTuning>) : undefined;
 const mbit = Number(process.env.BENCH_MBIT ?? 100);
 const setMiB = process.env.BENCH_SET_MIB ? Number(process.env.BENCH_SET_MIB) : undefined;
@@ -168,6 +170,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         order,
         ...(profDir && j === 1 ? { profile: join(profDir, `agent-1-${mode}-n${n}.cpuprofile`) } : {}),
         ...(tuning ? { tuning } : {}),
+        ...(pollMs ? { trackerPollMs: pollMs } : {}),
       };
       started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
     }
@@ -338,7 +341,7 @@ try {
   const setDir = join(tmp, 'set');
   mkdirSync(setDir);
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
-  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}`);
+  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}${pollMs ? `; tracker polls every ${pollMs} ms` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
   // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.

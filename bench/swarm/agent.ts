@@ -35,6 +35,8 @@ export interface AgentConfig {
   profile?: string;
   /** Download tuning other than the defaults (BENCH_TUNING: timeouts, denials, concurrency). */
   tuning?: Partial<DownloadTuning>;
+  /** How often a running download asks the tracker for holders, ms (BENCH_POLL_MS; default the service's). */
+  trackerPollMs?: number;
 }
 
 const t0 = Date.now();
@@ -119,7 +121,7 @@ try {
       machine: cfg.machine,
       bootstrap: cfg.bootstrap,
       listen: [`/ip4/${cfg.ip}/tcp/0`],
-      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}) },
+      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}), ...(cfg.trackerPollMs ? { trackerPollMs: cfg.trackerPollMs } : {}) },
     });
     const seedPeer = cfg.bootstrap[0]!.split('/p2p/')[1]!;
     for (let i = 0; !agent.swarm.node.isConnected(seedPeer); i++) {

@@ -33,14 +33,18 @@ export function grantCap(piecesPerSecond: number | undefined): number {
 }
 
 /**
- * A fetcher told the seed is busy asks again after about this long, ms: BUSY_RETRY_MS, and 40 ms more
- * per agent told so in the last second, up to 2 s — so N waiting agents ask ≈ 25 times a second in
- * all, whatever N (bench:swarm N = 32 with a fixed 200–500 ms: 5 416 busy answers, a third of all
- * tracker requests).
+ * A fetcher told the seed is busy asks again after about this long, ms: long enough that the agents
+ * told so in the last second ask about twice as often in all as grants free up (the delivery rate;
+ * 12.5 a second before one is measured), between BUSY_RETRY_MS and MAX_BUSY_RETRY_MS — a freed grant
+ * is taken within a fraction of a piece's time, and the rest of the asks are not made (bench:swarm
+ * N = 32 with a fixed 200–500 ms: 5 416 busy answers, a third of all tracker requests; with 40 ms
+ * per waiting agent up to 2 s still 3 374 of 14 328).
  */
 export const BUSY_RETRY_MS = 250;
-export function busyRetryMs(waiting: number): number {
-  return Math.min(2000, Math.max(BUSY_RETRY_MS, 40 * waiting));
+export const MAX_BUSY_RETRY_MS = 4000;
+export function busyRetryMs(waiting: number, deliveriesPerSecond?: number): number {
+  const asksPerSecond = 2 * Math.max(1, deliveriesPerSecond ?? 12.5);
+  return Math.round(Math.min(MAX_BUSY_RETRY_MS, Math.max(BUSY_RETRY_MS, (1000 * waiting) / asksPerSecond)));
 }
 
 /** The tracker's answer to a CLAIM: granted, or refused with a body (who holds or claims it, or retryMs). */
@@ -120,7 +124,7 @@ export class TrackerServer {
         this.#busySince = now;
       }
       this.#busy.add(peer);
-      return { ok: false, body: encodeBusy(busyRetryMs(this.#busy.size)) };
+      return { ok: false, body: encodeBusy(busyRetryMs(this.#busy.size, this.#delivered.rate(now))) };
     }
     c.granted++;
     this.#grants.grant(sha, i, peer);

@@ -81,11 +81,17 @@ test('granted seed pieces in flight are capped: beyond the cap "busy" with a ret
   assert.ok(last.retryMs! > BUSY_RETRY_MS);
 });
 
-test('busy retry: 250 ms for a few agents, 40 ms per waiting agent, at most 2 s', () => {
+test('busy retry: the waiting agents ask about twice as often as grants free up; 250 ms … 4 s', () => {
+  // Nothing delivered yet: 25 asks a second in all.
   assert.equal(busyRetryMs(1), 250);
   assert.equal(busyRetryMs(10), 400);
   assert.equal(busyRetryMs(32), 1280);
-  assert.equal(busyRetryMs(1000), 2000);
+  // 20 Mbit/s in 1 MiB pieces: 2.4 deliveries a second → 4.8 asks a second.
+  assert.equal(busyRetryMs(8, 2.4), 1667);
+  assert.equal(busyRetryMs(32, 2.4), 4000);
+  // 100 Mbit/s: 12 a second.
+  assert.equal(busyRetryMs(32, 12), 1333);
+  assert.equal(busyRetryMs(1000), 4000);
 });
 
 test('the grant cap follows the rate the seed delivers at: ≈ 2 s of deliveries plus 2, within 4 … 64', () => {

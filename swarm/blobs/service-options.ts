@@ -25,7 +25,7 @@ export interface BlobServiceExtras {
    * an agent gossips its announcements and asks its connected peers have?.
    */
   tracker?: string;
-  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default 500). */
+  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default service.ts DEFAULT_TRACKER_POLL_MS, 1000). */
   trackerPollMs?: number;
   /** The seed as tracker: granted seed pieces in flight at most, fixed (default: tracker-server.ts grantCap of the rate the seed delivers at). */
   maxSeedGrants?: number;

@@ -35,6 +35,13 @@ import { emptyStats, type BlobServiceExtras } from './service-options.ts';
 
 export { emptyStats, type BlobServiceExtras } from './service-options.ts';
 
+/**
+ * How often a running download asks the tracker for holders, ms (BlobServiceExtras.trackerPollMs).
+ * 1000 since the seed's refusals name the holder of a refused piece (bench:swarm N = 32 at
+ * 20 Mbit/s: 2.69–2.71× the bound against 2.89–3.07× with 500 ms, a third fewer queries).
+ */
+export const DEFAULT_TRACKER_POLL_MS = 1000;
+
 /** One download's outcome; `unpin` releases the pin it holds for its callers. */
 interface Outcome {
   manifest: BlobManifest;
@@ -233,7 +240,7 @@ export class BlobService implements BlobExchange {
    */
   #poll(sha: string, urgency: PollUrgency = 'starved'): void {
     const now = Date.now();
-    const every = this.#o.trackerPollMs ?? 500;
+    const every = this.#o.trackerPollMs ?? DEFAULT_TRACKER_POLL_MS;
     if (now - (this.#polled.get(sha) ?? 0) < (urgency === 'soon' ? 250 : urgency === 'fed' ? 4 * every : every)) return;
     const due = [sha, ...[...this.#polled].filter(([s, at]) => s !== sha && this.#flights.has(s) && now - at >= every / 2).map(([s]) => s)];
     for (const s of due) {

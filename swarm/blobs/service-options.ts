@@ -25,11 +25,18 @@ export interface BlobServiceExtras {
    * an agent gossips its announcements and asks its connected peers have?.
    */
   tracker?: string;
-  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default service.ts DEFAULT_TRACKER_POLL_MS, 1000). */
+  /** Tracker mode: a running download asks the tracker for holders at most this often, ms (default DEFAULT_TRACKER_POLL_MS, 1000). */
   trackerPollMs?: number;
   /** The seed as tracker: granted seed pieces in flight at most, fixed (default: tracker-server.ts grantCap of the rate the seed delivers at). */
   maxSeedGrants?: number;
 }
+
+/**
+ * How often a running download asks the tracker for holders, ms (BlobServiceExtras.trackerPollMs).
+ * 1000 since the seed's refusals name the holder of a refused piece (bench:swarm N = 32 at
+ * 20 Mbit/s: 2.69–2.71× the bound against 2.89–3.07× with 500 ms, a third fewer queries).
+ */
+export const DEFAULT_TRACKER_POLL_MS = 1000;
 
 export function emptyStats(): BlobStats {
   return { bytesFromSeed: 0, bytesFromPeers: 0, bytesServedToPeers: 0, piecesFromSeed: 0, piecesFromPeers: 0, piecesServed: 0, badPieces: 0, peersDropped: 0, uploadsRefused: 0, fetchesJoined: 0 };

@@ -12,7 +12,6 @@ import type { SwarmNode } from '../node.ts';
 import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
 import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning, type PollUrgency } from './download.ts';
-import { emptyBits, setBit } from './bitfield.ts';
 import { HaveDiscovery } from './discover.ts';
 import { encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
@@ -25,22 +24,15 @@ import { P2pBlobServer } from './p2p-server.ts';
 import { storeSeedWhole } from './seed-whole.ts';
 import { askManifest, connectedPeers } from './manifest-lookup.ts';
 import { decodeHolders, type TrackedHolder } from './tracker.ts';
-import { PieceSlots } from './slots.ts';
-import { pieceTimeoutMs, RateMeter } from './rate-meter.ts';
+import { NodeLimits } from './node-limits.ts';
+import { SeedClaims } from './seed-claims.ts';
 import { TrackerServer } from './tracker-server.ts';
 import { TrackerClient } from './tracker-client.ts';
 import { UploadLimiter } from './upload-limit.ts';
 import { raceAbort } from './deadline.ts';
-import { emptyStats, type BlobServiceExtras } from './service-options.ts';
+import { DEFAULT_TRACKER_POLL_MS, emptyStats, type BlobServiceExtras } from './service-options.ts';
 
-export { emptyStats, type BlobServiceExtras } from './service-options.ts';
-
-/**
- * How often a running download asks the tracker for holders, ms (BlobServiceExtras.trackerPollMs).
- * 1000 since the seed's refusals name the holder of a refused piece (bench:swarm N = 32 at
- * 20 Mbit/s: 2.69–2.71× the bound against 2.89–3.07× with 500 ms, a third fewer queries).
- */
-export const DEFAULT_TRACKER_POLL_MS = 1000;
+export { DEFAULT_TRACKER_POLL_MS, emptyStats, type BlobServiceExtras } from './service-options.ts';
 
 /** One download's outcome; `unpin` releases the pin it holds for its callers. */
 interface Outcome {
@@ -74,8 +66,8 @@ export class BlobService implements BlobExchange {
   #flights = new Map<string, Flight>();
   #stop = new AbortController();
   #dialing = new Set<string>();
-  /** Seed pieces in flight per blob (index → fetches), announced as `fetching`. */
-  #claims = new Map<string, Map<number, number>>();
+  /** Seed pieces in flight, announced as `fetching`. */
+  #claims = new SeedClaims();
   /** `peer blob` pairs whose holder sent bad bytes: never asked for that blob again. */
   #bad = new Set<string>();
   /** Tracker mode: when each blob's holders were last asked of the tracker (ms). */
@@ -86,13 +78,8 @@ export class BlobService implements BlobExchange {
   #trackerClient: TrackerClient | undefined;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
   readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, seedForcedFailures: 0, seedForcedDenials: 0, seedBusy: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
-  /** Pieces in flight across all downloads (slots.ts), and how fast pieces arrive (rate-meter.ts). */
-  #slots: PieceSlots;
-  #seedSlots: PieceSlots;
-  #meter = new RateMeter();
-  #inFlightBytes = 0;
-  /** The tracker said the seed is busy: no download of this node asks for a seed piece before `until`. */
-  #seedPause = { until: 0 };
+  /** Pieces in flight, arrival rate and seed pause across all downloads (node-limits.ts). */
+  #limits: NodeLimits;
 
   constructor(node: SwarmNode, opts: BlobServiceOptions & BlobServiceExtras) {
     this.node = node;
@@ -112,8 +99,7 @@ export class BlobService implements BlobExchange {
       ...(opts.pieceTimeoutMs ? { pieceTimeoutMs: opts.pieceTimeoutMs } : {}),
       ...opts.tuning,
     };
-    this.#slots = new PieceSlots(this.#tuning.nodeSlots);
-    this.#seedSlots = new PieceSlots(this.#tuning.nodeSeedSlots);
+    this.#limits = new NodeLimits(this.#tuning);
     this.announcer = new HaveAnnouncer({
       pubsub: node.pubsub,
       site: opts.site,
@@ -219,18 +205,6 @@ export class BlobService implements BlobExchange {
     }
   }
 
-  /** A piece request counted in the bytes in flight and, when it arrives, in the rate. */
-  async #metered(bytes: number, get: () => Promise<Uint8Array>): Promise<Uint8Array> {
-    this.#inFlightBytes += bytes;
-    try {
-      const b = await get();
-      this.#meter.record(b.length, Date.now());
-      return b;
-    } finally {
-      this.#inFlightBytes -= bytes;
-    }
-  }
-
   /**
    * Tracker mode: fresh holders for a running download, at most every `trackerPollMs` per blob while
    * pieces wait for a source (`soon`, after a refused seed piece: 250 ms), every 4 × that while all
@@ -250,29 +224,15 @@ export class BlobService implements BlobExchange {
   }
 
   #fetching(sha: string): Uint8Array | undefined {
-    const c = this.#claims.get(sha);
     const s = this.store.get(sha);
-    if (!c || c.size === 0 || !s) return undefined;
-    const bits = emptyBits(s.manifest.pieces.length);
-    for (const i of c.keys()) setBit(bits, i);
-    return bits;
+    return s ? this.#claims.fetching(sha, s.manifest.pieces.length) : undefined;
   }
 
   #claim(sha: string, i: number): () => void {
-    let c = this.#claims.get(sha);
-    if (!c) this.#claims.set(sha, (c = new Map()));
-    c.set(i, (c.get(i) ?? 0) + 1);
+    const end = this.#claims.claim(sha, i);
     // On gossip a claim goes out at once; the tracker recorded it already when it granted it.
     this.announcer.changed(sha, !this.#trackerClient);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const left = (c.get(i) ?? 1) - 1;
-      if (left > 0) c.set(i, left);
-      else c.delete(i);
-      if (c.size === 0 && this.#claims.get(sha) === c) this.#claims.delete(sha);
-    };
+    return end;
   }
 
   /**
@@ -401,6 +361,7 @@ export class BlobService implements BlobExchange {
 
   #deps() {
     const tc = this.#trackerClient;
+    const lim = this.#limits;
     return {
       store: this.store,
       self: this.node.peerId,
@@ -411,18 +372,18 @@ export class BlobService implements BlobExchange {
       },
       peerPiece: (h: HaveEntry, m: BlobManifest, i: number, signal: AbortSignal) => {
         const r = pieceRange(m, i);
-        if (this.transport === 'http' && h.http) return this.#metered(r.end - r.start, () => httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal));
-        return this.#metered(r.end - r.start, () => p2pPiece(this.node.libp2p, h, m.sha256, i, r.end - r.start, signal));
+        if (this.transport === 'http' && h.http) return lim.metered(r.end - r.start, () => httpRange(`${h.http}/${m.sha256}`, r.start, r.end, m.size, signal));
+        return lim.metered(r.end - r.start, () => p2pPiece(this.node.libp2p, h, m.sha256, i, r.end - r.start, signal));
       },
       seedPiece: (url: string, m: BlobManifest, i: number, signal: AbortSignal) => {
         const r = pieceRange(m, i);
-        return this.#metered(r.end - r.start, () => httpRange(url, r.start, r.end, m.size, signal));
+        return lim.metered(r.end - r.start, () => httpRange(url, r.start, r.end, m.size, signal));
       },
-      slots: this.#slots,
-      seedSlots: this.#seedSlots,
-      peerTimeoutMs: (bytes: number) => pieceTimeoutMs(this.#tuning.pieceTimeoutMs, this.#inFlightBytes + bytes, this.#meter.rate(Date.now())),
+      slots: lim.slots,
+      seedSlots: lim.seedSlots,
+      peerTimeoutMs: (bytes: number) => lim.peerTimeoutMs(bytes),
       counters: this.tracker,
-      seedPause: this.#seedPause,
+      seedPause: lim.seedPause,
       claim: (sha: string, i: number) => this.#claim(sha, i),
       ...(tc ? { poll: (sha: string, urgency: PollUrgency) => this.#poll(sha, urgency), askSeed: (sha: string, i: number, pieces: number) => tc.askSeed(sha, i, pieces) } : {}),
       stats: this.stats,

@@ -70,6 +70,8 @@ interface Phase {
   fromSeed: number;
   fromPeers: number;
   badPieces: number;
+  /** Plain HTTP fetches started again after a network failure, summed over agents. */
+  retries: number;
   /** Have announcements published and received, summed over agents. */
   haveSent: number;
   haveReceived: number;
@@ -198,18 +200,22 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
   const timeoutMs = Math.max(600_000, bound.seconds * 40_000);
   const dones: AgentDone[] = [];
   let lastLog = Date.now();
-  await Promise.all(
-    agents.map(async (a) => {
-      const m = await a.next<AgentDone | AgentFailed>(['agent-done', 'agent-failed'], timeoutMs);
-      if (m.type === 'agent-failed') throw new Error(`agent ${m.index} failed: ${m.error}`);
-      dones.push(m);
-      if (Date.now() - lastLog > 10_000 || dones.length === n) {
-        lastLog = Date.now();
-        log(`    ${dones.length}/${n} done after ${((Date.now() - at) / 1000).toFixed(1)} s`);
-      }
-    }),
-  );
-  clearInterval(sampler);
+  try {
+    await Promise.all(
+      agents.map(async (a) => {
+        const m = await a.next<AgentDone | AgentFailed>(['agent-done', 'agent-failed'], timeoutMs);
+        if (m.type === 'agent-failed') throw new Error(`agent ${m.index} failed: ${m.error}`);
+        dones.push(m);
+        if (Date.now() - lastLog > 10_000 || dones.length === n) {
+          lastLog = Date.now();
+          log(`    ${dones.length}/${n} done after ${((Date.now() - at) / 1000).toFixed(1)} s`);
+        }
+      }),
+    );
+  } finally {
+    // Also when an agent failed: the sampler reads the namespaces, which the cleanup removes.
+    clearInterval(sampler);
+  }
   const cpu1 = sampleCpu();
   const tx1 = seedTxBytes(lab, net);
   const seedMbitPer5s = seedTx.slice(1).map((b, i) => ((b - seedTx[i]!) * 8) / 5 / 1e6);
@@ -251,6 +257,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
     fromSeed: dones.reduce((s, d) => s + d.fromSeed, 0),
     fromPeers: dones.reduce((s, d) => s + d.fromPeers, 0),
     badPieces: dones.reduce((s, d) => s + d.badPieces, 0),
+    retries: dones.reduce((s, d) => s + (d.retries ?? 0), 0),
     haveSent: dones.reduce((s, d) => s + d.haveSent, 0),
     haveReceived: dones.reduce((s, d) => s + d.haveReceived, 0),
     tracker: sumCounters([...dones.map((d) => d.tracker ?? {}), diffCounters(s1.tracker ?? {}, s0.tracker ?? {}, 'seed.')]),
@@ -298,17 +305,23 @@ function diffCounters(a: Record<string, number>, b: Record<string, number>, pref
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [prefix + k, v - (b[k] ?? 0)]));
 }
 
-function print(r: Row): void {
+function printHead(r: Omit<Row, 'phases'>): void {
   const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
   const b = r.bound;
   console.log(`\nN = ${r.n}, every link ${r.mbit} Mbit/s, set ${mib(r.setBytes)} in ${r.files} files`);
   console.log(`  (c) Kumar–Ross bound ${b.seconds.toFixed(1)} s (${b.which}; F/u_s ${b.seed.toFixed(1)} s, F/d_min ${b.slowest.toFixed(1)} s, N·F/(u_s+Σu_i) ${b.aggregate.toFixed(1)} s)`);
-  for (const p of r.phases) {
+}
+
+/** One phase's lines, printed as soon as it ends (a later phase that fails does not take them along). */
+function printPhase(p: Phase): void {
+  const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
+  {
     const tag = p.mode === 'swarm' ? '(a) swarm' : '(b) HTTP ';
     console.log(
       `  ${tag}  makespan ${p.makespan.toFixed(1)} s = ${p.overBound.toFixed(2)}× bound (first ${p.finish.min.toFixed(1)}, median ${p.finish.median.toFixed(1)})  ` +
         `seed egress ${mib(p.seedEgress)} = ${p.egressOverSet.toFixed(2)}× set (HTTP ${mib(p.seedHttp)})` +
-        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}; have messages ${p.haveSent} sent, ${p.haveReceived} received` : ''),
+        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}; have messages ${p.haveSent} sent, ${p.haveReceived} received` : '') +
+        (p.retries > 0 ? `  fetches retried after a network error: ${p.retries}` : ''),
     );
     console.log(
       `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
@@ -359,11 +372,14 @@ try {
   for (const n of Ns) {
     const bound = kumarRoss(set.bytes, uniform(n, mbit));
     log(`N = ${n}: bound ${bound.seconds.toFixed(1)} s; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    const phases: Phase[] = [];
-    for (const mode of modes) phases.push(await phase(mode, n, net, seed, ready, set, bound));
-    const row: Row = { n, mbit, setBytes: set.bytes, files: set.files.length, bound, phases };
+    const row: Row = { n, mbit, setBytes: set.bytes, files: set.files.length, bound, phases: [] };
     rows.push(row);
-    if (!json) print(row);
+    if (!json) printHead(row);
+    for (const mode of modes) {
+      const p = await phase(mode, n, net, seed, ready, set, bound);
+      row.phases.push(p);
+      if (!json) printPhase(p);
+    }
   }
   if (json) console.log(JSON.stringify({ code, mbit, setBytes: set.bytes, files: set.files.length, packages: set.packages, debDir, parallel, order, cores: CORES, loadavg: loadavg(), rows }, null, 2));
   else console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

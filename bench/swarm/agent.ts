@@ -93,7 +93,32 @@ async function each(files: SetFile[], fn: (f: SetFile) => Promise<void>): Promis
   );
 }
 
+/** The error with its causes (undici's "fetch failed" says why only in `cause`). */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let x: unknown = e, i = 0; x !== undefined && i < 4; x = (x as { cause?: unknown }).cause, i++) {
+    const err = x as { stack?: string; code?: string };
+    parts.push(i === 0 ? (err.stack ?? String(x)) : `cause: ${String(x)}${err.code ? ` (${err.code})` : ''}`);
+  }
+  return parts.join('\n');
+}
+
+let retries = 0;
+
+/** One file from the seed; a network failure (not an HTTP error or a wrong hash) is tried again up to 3 times, 1 s apart, and counted. */
 async function plainHttp(f: SetFile): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await plainHttpOnce(f);
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt > 3) throw e;
+      retries++;
+      await sleep(1000);
+    }
+  }
+}
+
+async function plainHttpOnce(f: SetFile): Promise<void> {
   const r = await fetch(url(f));
   if (!r.ok || !r.body) throw new Error(`${f.name}: HTTP ${r.status}`);
   const h = createHash('sha256');
@@ -164,10 +189,10 @@ try {
   const http = { responses: h1.responses - http0.responses, chunks: h1.chunks - http0.chunks, bytes: h1.bytes - http0.bytes };
   if (cfg.profile) await stopProfile(cfg.profile);
   const st = agent?.blobs?.stats;
-  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, split, http, heapUsed: process.memoryUsage().heapUsed, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, ...(agent?.blobs ? { tracker: { ...agent.blobs.tracker, piecesFromSeed: st?.piecesFromSeed ?? 0 } } : {}), smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s });
+  send({ type: 'agent-done', index: cfg.index, end, bytes, fromSeed, fromPeers, servedToPeers: st?.bytesServedToPeers ?? 0, badPieces: st?.badPieces ?? 0, cpuMicros: cpu, split, http, heapUsed: process.memoryUsage().heapUsed, haveSent: agent?.blobs?.announcer.stats.sent ?? 0, haveReceived: agent?.blobs?.announcer.stats.received ?? 0, ...(agent?.blobs ? { tracker: { ...agent.blobs.tracker, piecesFromSeed: st?.piecesFromSeed ?? 0 } } : {}), smallFileSeconds: median(perFile.filter((x) => x.size < 1024 * 1024).map((x) => x.s)), biggestFileSeconds: perFile.reduce((a, b) => (b.size > a.size ? b : a), { size: 0, s: 0 }).s, ...(cfg.mode === 'http' ? { retries } : {}) });
   await stopped;
 } catch (e) {
-  send({ type: 'agent-failed', index: cfg.index, error: (e as Error).stack ?? String(e) });
+  send({ type: 'agent-failed', index: cfg.index, error: describe(e) });
 } finally {
   await agent?.stop(0).catch(() => undefined);
   await store?.close().catch(() => undefined);

@@ -68,6 +68,8 @@ export interface AgentDone {
   /** Median wall time of one fetch of a file under 1 MiB (one piece: the protocol's latency), and of the largest file. */
   smallFileSeconds: number;
   biggestFileSeconds: number;
+  /** Plain HTTP (mode http): fetches that failed on the network and were started again (a client like apt or curl --retry would). */
+  retries?: number;
 }
 
 export interface AgentFailed {

@@ -11,12 +11,12 @@
 // ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
 // per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
 // BENCH_IDLE_S (seconds the agents' idle CPU is measured after a phase, default 5),
-// BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
+// BENCH_LOG_DIR (each agent's JSON log there, level from LPMOS_LOG_LEVEL), BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
 // from go to the last done), BENCH_FORCE=1 (skip the memory check), BENCH_TUNING (JSON, the agents'
 // download tuning other than swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'),
 // BENCH_SEED_GRANTS (granted seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB
 // (piece size of the set's manifests, a power of two from 16 to 16384; default 1024), BENCH_POLL_MS (how
-// often a running download asks the tracker for holders; default 500).
+// often a running download asks the tracker for holders; default 1000).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -52,6 +52,7 @@ const json = process.env.BENCH_JSON === '1';
 /** Agent 1 and the seed write V8 CPU profiles of every phase here. */
 const idleMs = Number(process.env.BENCH_IDLE_S ?? 5) * 1000;
 const profDir = process.env.BENCH_PROF_DIR;
+const logDir = process.env.BENCH_LOG_DIR;
 const SITE = 'bench';
 const here = import.meta.dirname;
 
@@ -173,6 +174,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         ...(profDir && j === 1 ? { profile: join(profDir, `agent-1-${mode}-n${n}.cpuprofile`) } : {}),
         ...(tuning ? { tuning } : {}),
         ...(pollMs ? { trackerPollMs: pollMs } : {}),
+        ...(logDir ? { logFile: join(logDir, `agent-${j}-${mode}-n${n}.log`) } : {}),
       };
       started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
     }

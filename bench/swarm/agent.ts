@@ -4,8 +4,10 @@
 // done until told to stop. `http`: every file straight from the seed over plain HTTP (Node fetch),
 // each checked by sha256. Config: env BENCH_SWARM_AGENT (AgentConfig).
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
+import { createLogger } from '../../core/log.ts';
 import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
 import { openStore } from '../../store/connect.ts';
@@ -37,6 +39,8 @@ export interface AgentConfig {
   tuning?: Partial<DownloadTuning>;
   /** How often a running download asks the tracker for holders, ms (BENCH_POLL_MS; default the service's). */
   trackerPollMs?: number;
+  /** The agent's JSON log goes to this file (BENCH_LOG_DIR; level from LPMOS_LOG_LEVEL, default info); none without. */
+  logFile?: string;
 }
 
 const t0 = Date.now();
@@ -144,6 +148,7 @@ try {
       keys,
       site: cfg.site,
       machine: cfg.machine,
+      ...(cfg.logFile ? { logger: createLogger({ format: 'json', name: `agent-${cfg.index}`, destination: createWriteStream(cfg.logFile) }) } : {}),
       bootstrap: cfg.bootstrap,
       listen: [`/ip4/${cfg.ip}/tcp/0`],
       blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}), ...(cfg.trackerPollMs ? { trackerPollMs: cfg.trackerPollMs } : {}) },

@@ -359,13 +359,14 @@ try {
   log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}${pollMs ? `; tracker polls every ${pollMs} ms` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
-  // A swarm agent holds the set in memory on top of ~300 MiB of its own (measured): refuse what would push the machine into the OOM killer.
-  const need = maxN * (set.bytes + 320 * MiB);
+  // A swarm agent holds the set in memory on top of ~180 MiB of its own (peak RSS measured 191 MiB at N = 8 with
+  // a 24 MiB set, 226 MiB at N = 64 with 48 MiB; 300 MiB before the range client): refuse what would push the machine into the OOM killer.
+  const need = maxN * (set.bytes + 200 * MiB);
   const avail = Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
   if (modes.includes('swarm') && need > 0.8 * avail && process.env.BENCH_FORCE !== '1')
     throw new Error(`${maxN} swarm agents with a ${(set.bytes / MiB).toFixed(0)} MiB set need about ${(need / 2 ** 30).toFixed(1)} GiB; ${(avail / 2 ** 30).toFixed(1)} GiB available: use a smaller BENCH_SET_MIB (or BENCH_FORCE=1)`);
-  const net = createNet(lab, maxN, mbit);
-  log(`network: bridge + seed + ${maxN} agent namespaces (${lab.tag}-*), ${mbit} Mbit/s htb on both ends of every veth`);
+  const net = createNet(lab, maxN, mbit, tmp);
+  log(`network: bridge + seed + ${maxN} agent namespaces (${lab.tag}-*), ${mbit} Mbit/s htb on both ends of every veth, neighbours permanent`);
   const stateDir = join(tmp, 'seed');
   mkdirSync(stateDir);
   const seed = worker('seed', net.seedNs, 'seed.ts', { BENCH_SWARM_SEED: JSON.stringify({ ip: SEED_IP, setDir, stateDir, site: SITE, ...(seedGrants ? { maxSeedGrants: seedGrants } : {}), ...(pieceKiB ? { pieceSize: pieceKiB * 1024 } : {}) }) });

@@ -1,7 +1,14 @@
 // The benchmark's network: a bridge in its own namespace, the seed and every agent in theirs, one
 // veth pair each, every link shaped with tc htb on both ends (egress of the namespace side caps
 // the upload, egress of the bridge side the download). Addresses from 10.213.128.0/17 only.
-// Everything is created through a Lab, whose cleanup() deletes it all.
+// Everything is created through a Lab, whose cleanup() deletes it all. Every namespace knows every
+// other's MAC as a permanent neighbour: the kernel's ARP table is one for all namespaces, and its
+// dynamic entries are capped (net.ipv4.neigh.default.gc_thresh3, 1024 here) — at N = 64, 65 × 64
+// entries overflowed it ("neighbor table overflow!"), SYNs to agents without an entry went
+// unanswered and the swarm took 459 s with 1 % of its links used; permanent entries are not
+// counted against the cap (Linux ≥ 5.0) and are removed with their namespace.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Lab } from '../../test/helpers/netns.ts';
 
 export const PREFIX = 17;
@@ -26,7 +33,13 @@ export function shape(lab: Lab, ns: string, dev: string, mbit: number): void {
   lab.exec(ns, ['tc', 'class', 'replace', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', `${mbit}mbit`, 'ceil', `${mbit}mbit`]);
 }
 
-export function createNet(lab: Lab, agents: number, mbit: number): BenchNet {
+/** The neighbours every namespace gets: each other's (ip, mac), as `ip -batch` lines. Pure. */
+export function neighbourBatch(hosts: { ip: string; mac: string }[], self: string): string {
+  return hosts.filter((h) => h.ip !== self).map((h) => `neigh replace ${h.ip} lladdr ${h.mac} dev eth0 nud permanent\n`).join('');
+}
+
+/** `dir`: where the batch files are written (removed by the caller). */
+export function createNet(lab: Lab, agents: number, mbit: number, dir: string): BenchNet {
   const bridgeNs = lab.netns('br');
   lab.exec(bridgeNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
   lab.exec(bridgeNs, ['ip', 'link', 'set', 'br0', 'up']);
@@ -43,6 +56,13 @@ export function createNet(lab: Lab, agents: number, mbit: number): BenchNet {
     const ns = lab.netns(`a${i}`);
     attach(ns, agentIp(i), `a${i}`);
     agentNs.push(ns);
+  }
+  const all = [{ ns: seedNs, ip: SEED_IP }, ...agentNs.map((ns, i) => ({ ns, ip: agentIp(i + 1) }))];
+  const hosts = all.map((h) => ({ ip: h.ip, mac: lab.exec(h.ns, ['cat', '/sys/class/net/eth0/address']).trim() }));
+  for (const h of all) {
+    const file = join(dir, `neigh-${h.ip}`);
+    writeFileSync(file, neighbourBatch(hosts, h.ip));
+    lab.exec(h.ns, ['ip', '-batch', file]);
   }
   return { bridgeNs, seedNs, agentNs, mbit };
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kumarRoss, uniform } from '../../bench/swarm/bound.ts';
-import { agentIp } from '../../bench/swarm/net.ts';
+import { agentIp, neighbourBatch } from '../../bench/swarm/net.ts';
 import { pickPackages } from '../../bench/swarm/set.ts';
 
 test('Kumar–Ross: equal links are bound by the seed (one copy through u_s), a slow downloader by itself, a weak swarm by the aggregate', () => {
@@ -40,4 +40,14 @@ test('agent addresses stay inside 10.213.128.0/17 and are distinct', () => {
     assert.ok(a === 10 && b === 213 && c! >= 128 && c! <= 255 && d! >= 0 && d! <= 255, ip);
   }
   assert.equal(agentIp(1), '10.213.129.1');
+});
+
+test('every namespace gets every other host as a permanent neighbour, never itself', () => {
+  const hosts = [1, 2, 3].map((i) => ({ ip: agentIp(i), mac: `02:00:00:00:00:0${i}` }));
+  const lines = neighbourBatch(hosts, agentIp(2)).trimEnd().split('\n');
+  assert.deepEqual(lines, [
+    `neigh replace ${agentIp(1)} lladdr 02:00:00:00:00:01 dev eth0 nud permanent`,
+    `neigh replace ${agentIp(3)} lladdr 02:00:00:00:00:03 dev eth0 nud permanent`,
+  ]);
+  assert.equal(neighbourBatch(hosts.slice(0, 1), agentIp(1)), '');
 });

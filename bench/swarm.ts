@@ -10,13 +10,14 @@
 // (total set size, default every package), BENCH_BLOB_MIB (default 64), BENCH_DEBS (default
 // ~/.cache/lpmos/apt-cache), BENCH_MODES (default "swarm,http"), BENCH_PAR (files fetched at once
 // per agent, default 4), BENCH_ORDER (random | same, default random), BENCH_JSON=1 (JSON only),
-// BENCH_IDLE_S (seconds the agents' idle CPU is measured after a phase, default 5),
-// BENCH_LOG_DIR (each agent's JSON log there, level from LPMOS_LOG_LEVEL), BENCH_PROF_DIR (V8 CPU profiles of the fetch phase there: agent 1 from go to its done, the seed
-// from go to the last done), BENCH_FORCE=1 (skip the memory check), BENCH_TUNING (JSON, the agents'
-// download tuning other than swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'),
-// BENCH_SEED_GRANTS (granted seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB
-// (piece size of the set's manifests, a power of two from 16 to 16384; default 1024), BENCH_POLL_MS (how
-// often a running download asks the tracker for holders; default 1000).
+// BENCH_IDLE_S (seconds the agents' idle CPU is measured after a phase, default 5), BENCH_LOG_DIR
+// (each agent's JSON log there, level from LPMOS_LOG_LEVEL), BENCH_PROF_DIR (V8 CPU profiles of the
+// fetch phase there: agent 1 from go to its done, the seed from go to the last done), BENCH_FORCE=1
+// (skip the memory check), BENCH_TUNING (JSON, the agents' download tuning other than
+// swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'), BENCH_SEED_GRANTS (granted
+// seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB (piece size of the
+// set's manifests, a power of two from 16 to 16384; default 1024), BENCH_POLL_MS (how often a
+// running download asks the tracker for holders; default 1000).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -317,25 +318,22 @@ function printHead(r: Omit<Row, 'phases'>): void {
 /** One phase's lines, printed as soon as it ends (a later phase that fails does not take them along). */
 function printPhase(p: Phase): void {
   const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
-  {
-    const tag = p.mode === 'swarm' ? '(a) swarm' : '(b) HTTP ';
-    console.log(
-      `  ${tag}  makespan ${p.makespan.toFixed(1)} s = ${p.overBound.toFixed(2)}× bound (first ${p.finish.min.toFixed(1)}, median ${p.finish.median.toFixed(1)})  ` +
-        `seed egress ${mib(p.seedEgress)} = ${p.egressOverSet.toFixed(2)}× set (HTTP ${mib(p.seedHttp)})` +
-        (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}; have messages ${p.haveSent} sent, ${p.haveReceived} received` : '') +
-        (p.retries > 0 ? `  fetches retried after a network error: ${p.retries}` : ''),
-    );
-    console.log(
-      `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
-        `agent peak RSS ${mib(p.agentPeakRss)} (V8 heap ${mib(p.agentHeap)}); start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
-    );
-    console.log(`             per 5 s, Mbit/s: seed link ${p.seedMbitPer5s.map((x) => x.toFixed(0)).join(' ')}; an agent's download (mean) ${p.agentMbitPer5s.map((x) => x.toFixed(0)).join(' ')}`);
-    console.log(`             CPU split: agents ${splitText(p.split.agents)}${p.split.seed ? `; seed ${splitText(p.split.seed)}` : ''}; one idle agent ${p.agentIdleMsPerS.toFixed(1)} ms/s`);
-    if (p.http.responses > 0) console.log(`             agents' range GETs: ${p.http.responses} responses, ${(p.http.bytes / MiB).toFixed(0)} MiB in ${p.http.chunks} chunks (${(p.http.bytes / Math.max(1, p.http.chunks) / 1024).toFixed(1)} KiB each)`);
-    if (p.mode === 'swarm' && Object.keys(p.tracker).length > 0) console.log(`             tracker: ${Object.entries(p.tracker).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    console.log(`             limit: ${p.limit}`,
-    );
-  }
+  const tag = p.mode === 'swarm' ? '(a) swarm' : '(b) HTTP ';
+  console.log(
+    `  ${tag}  makespan ${p.makespan.toFixed(1)} s = ${p.overBound.toFixed(2)}× bound (first ${p.finish.min.toFixed(1)}, median ${p.finish.median.toFixed(1)})  ` +
+      `seed egress ${mib(p.seedEgress)} = ${p.egressOverSet.toFixed(2)}× set (HTTP ${mib(p.seedHttp)})` +
+      (p.mode === 'swarm' ? `  from peers ${((p.fromPeers / (p.fromPeers + p.fromSeed)) * 100).toFixed(1)}%${p.badPieces ? `, bad pieces ${p.badPieces}` : ''}; have messages ${p.haveSent} sent, ${p.haveReceived} received` : '') +
+      (p.retries > 0 ? `  fetches retried after a network error: ${p.retries}` : ''),
+  );
+  console.log(
+    `             CPU: machine ${(p.cpu.machineShare * 100).toFixed(0)}% of ${CORES} cores (${p.cpu.machineCoreSeconds.toFixed(0)} core-s), agents ${p.cpu.agentsCoreSeconds.toFixed(0)} s (${p.cpu.agentMsPerMiB.toFixed(1)} ms per MiB fetched), seed ${p.cpu.seedCoreSeconds.toFixed(1)} s; ` +
+      `agent peak RSS ${mib(p.agentPeakRss)} (V8 heap ${mib(p.agentHeap)}); start ${p.startSeconds.toFixed(0)} s; one file < 1 MiB ${p.smallFile.toFixed(2)} s, the largest ${p.biggestFile.toFixed(1)} s (medians)`,
+  );
+  console.log(`             per 5 s, Mbit/s: seed link ${p.seedMbitPer5s.map((x) => x.toFixed(0)).join(' ')}; an agent's download (mean) ${p.agentMbitPer5s.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(`             CPU split: agents ${splitText(p.split.agents)}${p.split.seed ? `; seed ${splitText(p.split.seed)}` : ''}; one idle agent ${p.agentIdleMsPerS.toFixed(1)} ms/s`);
+  if (p.http.responses > 0) console.log(`             agents' range GETs: ${p.http.responses} responses, ${(p.http.bytes / MiB).toFixed(0)} MiB in ${p.http.chunks} chunks (${(p.http.bytes / Math.max(1, p.http.chunks) / 1024).toFixed(1)} KiB each)`);
+  if (p.mode === 'swarm' && Object.keys(p.tracker).length > 0) console.log(`             tracker: ${Object.entries(p.tracker).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`             limit: ${p.limit}`);
 }
 
 /** The code measured: HEAD, and whether swarm/ differs from it (the blob exchange is being worked on). */

@@ -1,6 +1,6 @@
 // Logging: JSON lines for machines (default when stderr is not a terminal, or LPMOS_LOG_FORMAT=json),
 // readable lines for people (a terminal, or LPMOS_LOG_FORMAT=pretty). Level from LPMOS_LOG_LEVEL.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export type { Logger };
@@ -11,7 +11,7 @@ export interface LogOptions {
   level?: string;
   name?: string;
   /** Where lines go; default stderr (fd 2), so stdout stays clean for `-o json`. */
-  destination?: NodeJS.WritableStream;
+  destination?: DestinationStream;
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {

@@ -4,7 +4,8 @@
 // done until told to stop. `http`: every file straight from the seed over plain HTTP (Node fetch),
 // each checked by sha256. Config: env BENCH_SWARM_AGENT (AgentConfig).
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { openSync } from 'node:fs';
+import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '../../core/keys.ts';
 import { createLogger } from '../../core/log.ts';
@@ -148,7 +149,7 @@ try {
       keys,
       site: cfg.site,
       machine: cfg.machine,
-      ...(cfg.logFile ? { logger: createLogger({ format: 'json', name: `agent-${cfg.index}`, destination: createWriteStream(cfg.logFile) }) } : {}),
+      ...(cfg.logFile ? { logger: createLogger({ format: 'json', name: `agent-${cfg.index}`, destination: pino.destination({ fd: openSync(cfg.logFile, 'a'), sync: true }) }) } : {}),
       bootstrap: cfg.bootstrap,
       listen: [`/ip4/${cfg.ip}/tcp/0`],
       blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}), ...(cfg.trackerPollMs ? { trackerPollMs: cfg.trackerPollMs } : {}) },

@@ -11,61 +11,43 @@ import { tmpdir } from 'node:os';
 import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multiaddr } from '@multiformats/multiaddr';
-import { Keys } from '../../core/keys.ts';
 import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
-import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import { EnrolledSwarm } from '../../swarm/enrolled-node.ts';
-import { SeedSwarm } from '../../swarm/seed-swarm.ts';
+import type { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import { unenrollMachine } from '../../swarm/peers/enroll.ts';
 import { BlobService, MemoryPieceStore, type BlobManifest, type BlobServiceExtras, type BlobServiceOptions, type PeerTransport } from '../../swarm/blobs/index.ts';
 import { hasBit } from '../../swarm/blobs/bitfield.ts';
 import { pieceLength, pieceRange } from '../../swarm/blobs/manifest.ts';
-import { TestEtcd } from '../helpers/etcd.ts';
-import { artifactDir, testServer, type ArtifactFile, type TestServer } from './http-helpers.ts';
+import type { ArtifactFile, TestServer, artifactDir } from './http-helpers.ts';
+import { SeedFixture } from './seed-fixture.ts';
 import { until } from '../helpers/until.ts';
 
 const SITE = 'blobs';
-const keys = new Keys('/lpmos/', SITE);
 const MiB = 1024 * 1024;
 const PIECE = 256 * 1024;
-let etcd: TestEtcd;
 let store: Store;
 let http: TestServer;
 let files: Awaited<ReturnType<typeof artifactDir>>;
 let seed: SeedSwarm;
 let seedBlobs: BlobService;
-const stateDir = mkdtempSync(join(tmpdir(), `lpmos-blobs-seed-${process.pid}-`));
-const cleanups: (() => Promise<unknown>)[] = [];
+const fx = new SeedFixture(SITE, 'lpmos-blobs-seed');
+const cleanups = fx.cleanups;
+const keys = fx.keys;
 let machines = 0;
 
 const NAMES = ['abandon', 'capped-libp2p', 'lone', 'corrupt-libp2p', 'corrupt-http', 'vanish-libp2p', 'vanish-http', 'single', 'fallback', 'three-libp2p', 'three-http', 'rogue'];
 
 before(async () => {
-  etcd = await TestEtcd.start();
-  store = await openStore({ endpoints: etcd.endpoints });
-  files = await artifactDir(Object.fromEntries(NAMES.map((n, i) => [`${n}.img`, 3 * MiB + 1000 * i + 17])));
-  http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
-  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(stateDir, 'blobs') } });
-  seedBlobs = seed.blobs!;
+  ({ store, http, files, seed, seedBlobs } = await fx.start(Object.fromEntries(NAMES.map((n, i) => [`${n}.img`, 3 * MiB + 1000 * i + 17]))));
 });
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await seed?.stop().catch(() => undefined);
-  await http?.stop().catch(() => undefined);
-  await files?.cleanup();
-  await store?.close();
-  await etcd?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-});
+after(() => fx.stop());
 
 // Agents of one test stop after it: every running agent re-announces every 300 ms, and gossip
 // signatures of a growing crowd in one process would slow the later tests down.
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+afterEach(() => fx.endTest());
 
 
 interface Agent {

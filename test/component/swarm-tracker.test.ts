@@ -6,59 +6,39 @@
 // learns a bounded number of holders however many hold the blob.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { after, afterEach, before, test } from 'node:test';
-import { Keys } from '../../core/keys.ts';
 import { addMachine } from '../../core/registry/machines.ts';
 import type { Store } from '../../core/store/store.ts';
-import { openStore } from '../../store/connect.ts';
 import { AgentSwarm } from '../../swarm/agent-swarm.ts';
-import { SeedSwarm } from '../../swarm/seed-swarm.ts';
+import type { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import type { BlobManifest, BlobService } from '../../swarm/blobs/index.ts';
 import { pieceRange } from '../../swarm/blobs/manifest.ts';
 import { HOLDERS_PER_BLOB } from '../../swarm/blobs/tracker.ts';
-import { TestEtcd } from '../helpers/etcd.ts';
 import { until } from '../helpers/until.ts';
-import { artifactDir, testServer, type TestServer } from './http-helpers.ts';
+import type { TestServer, artifactDir } from './http-helpers.ts';
+import { SeedFixture } from './seed-fixture.ts';
 
 const SITE = 'tracker';
-const keys = new Keys('/lpmos/', SITE);
 const MiB = 1024 * 1024;
 const PIECE = 256 * 1024;
-let etcd: TestEtcd;
 let store: Store;
 let http: TestServer;
 let files: Awaited<ReturnType<typeof artifactDir>>;
 let seed: SeedSwarm;
 let seedBlobs: BlobService;
-const stateDir = mkdtempSync(join(tmpdir(), `lpm-tracker-${process.pid}-`));
-const cleanups: (() => Promise<unknown>)[] = [];
+const fx = new SeedFixture(SITE, 'lpm-tracker');
+const cleanups = fx.cleanups;
+const keys = fx.keys;
 let machines = 0;
 
 before(async () => {
-  etcd = await TestEtcd.start();
-  store = await openStore({ endpoints: etcd.endpoints });
-  files = await artifactDir({ 'crowd-tracker.img': 4 * MiB + 17, 'crowd-gossip.img': 4 * MiB + 29, 'many.img': 2 * MiB + 5, 'bad.img': MiB + 3 });
-  http = await testServer(store, { artifacts: [files.dir] }, { site: SITE, etcd: etcd.endpoints });
-  seed = await SeedSwarm.start({ store, keys, site: SITE, stateDir, listen: ['/ip4/127.0.0.1/tcp/0'], blobs: { dir: join(stateDir, 'blobs') } });
-  seedBlobs = seed.blobs!;
+  ({ store, http, files, seed, seedBlobs } = await fx.start({ 'crowd-tracker.img': 4 * MiB + 17, 'crowd-gossip.img': 4 * MiB + 29, 'many.img': 2 * MiB + 5, 'bad.img': MiB + 3 }));
 });
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await seed?.stop().catch(() => undefined);
-  await http?.stop().catch(() => undefined);
-  await files?.cleanup();
-  await store?.close();
-  await etcd?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-});
+after(() => fx.stop());
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+afterEach(() => fx.endTest());
 
 async function agent(tracker: boolean): Promise<AgentSwarm> {
   const machine = `tracker-${process.pid}-${++machines}`;

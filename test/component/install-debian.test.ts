@@ -38,6 +38,7 @@ import { parseMirrorSetting, readHostSources } from '../../seed/mirror/setting.t
 import { RootImageBuilds } from '../../seed/rootfs/builds.ts';
 import { MemoryStore } from '../../store/memory.ts';
 import { TestEtcd } from '../helpers/etcd.ts';
+import { LoopDisks, mountWhenFree, processesUsing, sh, unmountAll } from '../helpers/loop-disk.ts';
 
 const GiB = 2 ** 30;
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3ZXnWcYvS0Yx9pHnCq2Ufb8Zt0f6mGZQk1pZlJ5y3 ops@example';
@@ -48,90 +49,11 @@ const target = join(work, 'target');
 const inspect = join(work, 'inspect');
 const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lpmos', 'apt-cache');
 const keys = new Keys('/lpmos/', `install-${process.pid}`);
-const loops: string[] = [];
+const loopDisks = new LoopDisks();
+/** The host's Debian mirror (its apt sources, as the seed's `mirror: auto` reads them); set in `before`. */
+let hostMirror = 'http://deb.debian.org/debian';
 
 process.env.MTOOLS_SKIP_CHECK = '1'; // mtools: do not insist on a partition-table-free FAT geometry
-const sh = (cmd: string, args: string[], input?: string): string => execFileSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
-const trySh = (cmd: string, args: string[]): void => {
-  try {
-    sh(cmd, args);
-  } catch { /* cleanup: best effort */ }
-};
-
-/** The Debian mirror of this host's apt sources (deb822 or one-line format). */
-function hostMirror(): string {
-  const files = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].filter(existsSync);
-  for (const f of files) {
-    const text = readFileSync(f, 'utf8');
-    const m = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m.exec(text);
-    if (m?.[1]) return m[1];
-  }
-  return 'http://deb.debian.org/debian';
-}
-
-function loopDisk(file: string, size: number): Disk {
-  rmSync(file, { force: true });
-  sh('truncate', ['-s', String(size), file]);
-  const dev = sh('losetup', ['--find', '--show', file]).trim();
-  loops.push(dev);
-  trySh('partx', ['-d', dev]); // partitions a previous user of this loop device left registered
-  return { name: dev.slice(5), path: dev, sizeBytes: size, model: null, vendor: null, serial: null, wwn: null, rotational: false, removable: false, transport: null, byPath: null, hctl: null, logicalSectorBytes: 512, physicalSectorBytes: 512 };
-}
-
-/** Unmounts everything under `dir`, children first; lazily only what stays busy (a lazy unmount keeps the filesystem in use). */
-function unmountAll(dir: string): void {
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((d) => d === dir || d.startsWith(`${dir}/`));
-  for (const m of mounts.reverse()) {
-    let ok = false;
-    for (let i = 0; i < 10 && !ok; i++) {
-      try {
-        sh('umount', [m]);
-        ok = true;
-      } catch {
-        execFileSync('sleep', ['0.3']);
-      }
-    }
-    if (!ok) trySh('umount', ['--lazy', m]);
-  }
-}
-
-/**
- * Mounts `device` read-only at `dir`. The install's unmount step may have had to detach the target
- * lazily (a process still had it open, seen on a loaded machine): the filesystem stays in use until that
- * process ends, so wait up to 60 s, and fail naming the processes that hold it.
- */
-function mountWhenFree(device: string, dir: string): void {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      sh('mount', ['-o', 'ro', device, dir]);
-      return;
-    } catch (e) {
-      if (Date.now() > end) {
-        const holders = (() => {
-          try {
-            return execFileSync('fuser', ['-vm', device], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-          } catch (f) {
-            return String((f as { stderr?: unknown }).stderr ?? '');
-          }
-        })();
-        throw new Error(`${device} still in use 60 s after the install unmounted it: ${(e as Error).message}\n${holders}`, { cause: e });
-      }
-      execFileSync('sleep', ['1']);
-    }
-  }
-}
-
-/** Pids whose command line mentions `text` (the killed debootstrap names its target). */
-function processesUsing(text: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text);
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
 
 const biosProfile = (wipe: boolean, extra: object = {}): Profile => profileSchema.parse({
   kind: 'Profile', name: 'loop-bios', os: { name: 'debian', version: '12' },
@@ -146,7 +68,7 @@ const biosProfile = (wipe: boolean, extra: object = {}): Profile => profileSchem
   ...extra,
 });
 
-const spec = (): InstallSpec => ({ machine: 'loop-01', firmware: 'bios', mirror: hostMirror(), target, cacheDir, hostname: 'loop-01', seedUrl: 'http://127.0.0.1:9' });
+const spec = (): InstallSpec => ({ machine: 'loop-01', firmware: 'bios', mirror: hostMirror, target, cacheDir, hostname: 'loop-01', seedUrl: 'http://127.0.0.1:9' });
 const tools = ['losetup', 'sgdisk', 'sfdisk', 'partx', 'debootstrap', 'mkfs.vfat', 'mcopy', 'wipefs'];
 const missing = tools.filter((t) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, t))));
 const skip = process.getuid?.() !== 0 ? 'needs root (loop devices, mounts)' : missing.length ? `missing tools: ${missing.join(', ')} (scripts/apt-packages.txt)` : false;
@@ -281,6 +203,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     mkdirSync(target, { recursive: true });
     mkdirSync(inspect, { recursive: true });
     mkdirSync(cacheDir, { recursive: true });
+    hostMirror = parseMirrorSetting('auto', await readHostSources()).debian ?? hostMirror;
     etcd = await TestEtcd.start();
     store = await openStore({ endpoints: etcd.endpoints });
   });
@@ -291,10 +214,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
       unmountAll(inspect);
       unmountAll(target);
       unmountAll(join(work, 'root-build'));
-      for (const l of loops) {
-        trySh('partx', ['-d', l]);
-        trySh('losetup', ['-d', l]);
-      }
+      loopDisks.detachAll();
       rmSync(work, { recursive: true, force: true });
     } finally {
       await store?.close();
@@ -303,7 +223,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
   });
 
   it('refuses a disk that holds data without wipe: true, naming the disk and what is on it; nothing is written', async () => {
-    const d = loopDisk(join(work, 'data.img'), 4 * GiB);
+    const d = loopDisks.attach(join(work, 'data.img'), 4 * GiB);
     sh('sgdisk', ['--new=1:1M:+100M', '--new=2:0:0', d.path]);
     sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', '-L', 'precious', `${d.path}p2`]);
@@ -326,7 +246,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
 
   // Timeouts per test: npm test's --test-timeout (10 min) would otherwise apply to each of them.
   it('never touches a disk in use, not even with wipe: true', async () => {
-    const d = loopDisk(join(work, 'busy.img'), 2 * GiB);
+    const d = loopDisks.attach(join(work, 'busy.img'), 2 * GiB);
     sh('sgdisk', ['--new=1:1M:0', d.path]);
     sh('partx', ['-u', d.path]);
     sh('mkfs.ext4', ['-q', `${d.path}p1`]);
@@ -356,7 +276,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
   });
 
   it('installs Debian 12 (GPT, BIOS boot + ESP, swap, ext4): stopped in the os step, resumed, booted files in place', { timeout: 40 * 60_000 }, async () => {
-    const d = loopDisk(join(work, 'disk1.img'), 4 * GiB);
+    const d = loopDisks.attach(join(work, 'disk1.img'), 4 * GiB);
     // Yesterday's install on the disk: wipe: true lets the plan erase it.
     sh('sgdisk', ['--new=1:1M:+300M', d.path]);
     const s = spec();
@@ -418,7 +338,7 @@ describe('install to a loop disk on this machine', { skip, timeout: 40 * 60_000 
     const builds = new RootImageBuilds({ dir: join(cache, 'rootfs'), mirrorUrl: (os) => `http://127.0.0.1:${http.port}/mirror/${os}` });
     const http: HttpServer = await startHttp({ port: 0, address: '127.0.0.1' }, { logger: silentLogger(), store: new MemoryStore(), keys: new Keys(), site: 'default', prefix: '/lpmos/', etcdEndpoints: ['http://127.0.0.1:2379'], mirror, rootfs: builds });
     try {
-      const d = loopDisk(join(work, 'disk2.img'), 4 * GiB);
+      const d = loopDisks.attach(join(work, 'disk2.img'), 4 * GiB);
       const s: InstallSpec = { ...spec(), machine: 'loop-02', rootImages: true, seedUrl: `http://127.0.0.1:${http.port}` };
       const plan = planInstall(biosProfile(true), new Map([['d0', d]]), s);
       const images = new SeedRootImages({ seedUrl: s.seedUrl!, logger: silentLogger(), pollMs: 1000 });

@@ -172,6 +172,9 @@ export class EtcdStore implements Store {
   }
 
   watch(prefix: string, opts: WatchOptions & { signal: AbortSignal }): AsyncIterable<WatchEvent> {
+    // As every other call after close(): an error, not a watch that ends at once (a follower that
+    // watches again whenever its watch ends spun on that without ever yielding to the event loop).
+    if (this.#closed.signal.aborted) return failedWatch(new LpmosError('E_UNAVAILABLE', 'etcd store is closed'));
     return etcdWatch({
       openStream: () => this.#client.watchClient.watch(),
       ping: () => this.revision(),
@@ -237,4 +240,11 @@ function toRequestOp(op: Operation): IRequestOp {
     case 'deletePrefix':
       return { request_delete_range: prefixRange(op.prefix) };
   }
+}
+
+/** A watch that fails on its first read. */
+function failedWatch(e: Error): AsyncIterable<WatchEvent> {
+  return {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(e) }),
+  };
 }

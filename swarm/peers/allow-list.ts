@@ -126,6 +126,8 @@ export class PeerAllowList {
           if (ev.type === 'put' && ev.value !== undefined) this.#set(id, ev.value, ev.key);
           else this.#delete(id);
         }
+        // A watch ends without an error only when we stop or the store was closed: nothing to follow.
+        return;
       } catch (e) {
         if (stop.aborted) return;
         let err = e;

@@ -30,6 +30,8 @@ export async function followAcks(store: Store, keys: Keys, machine: string, from
         if (ev.key !== key || ev.value === undefined) continue;
         onAck(decode(progressAckSchema, { key, value: ev.value, createRevision: 0, modRevision: ev.modRevision, version: 0 }).seq);
       }
+      // A watch ends without an error only when we stop or the store was closed: nothing to follow.
+      return;
     } catch (e) {
       if (signal.aborted) return;
       log.warn({ err: (e as Error).message }, 'progress acknowledgement watch failed; reading again');

@@ -353,6 +353,13 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       ac.abort();
       await assert.rejects(other.get(`${p}k`), (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE'));
       await assert.rejects(other.put(`${p}k`, 'w'), (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE'));
+      // A watch opened after close() fails too (one that just ended made a re-watching follower spin).
+      await assert.rejects(
+        (async () => {
+          for await (const ev of other.watch(p, { signal: AbortSignal.timeout(5000), fromRevision: from })) got.push(ev);
+        })(),
+        (e: unknown) => isLpmosError(e, 'E_UNAVAILABLE'),
+      );
       assert.equal((await s.get(`${p}k`))?.value, 'v', 'other clients are unaffected');
     });
 

@@ -11,6 +11,7 @@ import { deadline } from './deadline.ts';
 import { encodeManifest } from './manifest.ts';
 import { StreamReader, sendAll } from './stream-io.ts';
 import type { UploadLimiter } from './upload-limit.ts';
+import type { ClaimAnswer } from './tracker-server.ts';
 import { frameLength, responseFrameHead, TRACKER_PROTOCOL } from './tracker-session.ts';
 import { BLOB_PROTOCOL, decodeRequest, MAX_REQUEST, ReqType, requestLength, responseHeader, Status, type Request } from './wire.ts';
 
@@ -25,13 +26,19 @@ export interface P2pServerDeps {
   onPush?: (peer: string, body: Uint8Array) => boolean;
   /** The tracker's side: the holders answer for these blobs, for this requester (tracker.ts). */
   holdersFor?: (peer: string, blobs: string[]) => Uint8Array;
-  /** The tracker's side: may this peer take piece `index` from the seed (recorded as its claim when yes)? */
-  claim?: (peer: string, sha256: string, index: number, pieces: number) => { ok: boolean; body?: Uint8Array };
+  /**
+   * The tracker's side: may this peer take piece `index` from the seed (recorded as its claim when
+   * yes)? A promise when the claim waits for a grant to free (tracker-server.ts).
+   */
+  claim?: (peer: string, sha256: string, index: number, pieces: number) => ClaimAnswer | Promise<ClaimAnswer>;
   /** Serve pieces (false on the seed: it answers have?/manifest only, pieces come from its HTTP). */
   servePieces: boolean;
   log: Logger;
   timeoutMs?: number;
 }
+
+/** A tracker answer: status and body. */
+type Answer = [Status, Uint8Array];
 
 export class P2pBlobServer {
   #d: P2pServerDeps;
@@ -52,8 +59,8 @@ export class P2pBlobServer {
     if (this.#d.onPush) await this.#d.libp2p.unhandle(TRACKER_PROTOCOL).catch(() => undefined);
   }
 
-  /** The tracker's answer to PUSH, HOLDERS? or CLAIM (undefined: not a tracker request). */
-  #track(peer: string, req: Request): [Status, Uint8Array] | undefined {
+  /** The tracker's answer to PUSH, HOLDERS? or CLAIM (undefined: not a tracker request); a promise while a claim waits. */
+  #track(peer: string, req: Request): Answer | Promise<Answer> | undefined {
     const empty = new Uint8Array(0);
     if (req.type === ReqType.Push) {
       const ok = this.#d.onPush?.(peer, req.body);
@@ -61,25 +68,47 @@ export class P2pBlobServer {
     }
     if (req.type === ReqType.Claim) {
       const a = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
-      return a === undefined ? [Status.NotFound, empty] : [a.ok ? Status.Ok : Status.Busy, a.body ?? empty];
+      if (a === undefined) return [Status.NotFound, empty];
+      const toAnswer = (x: ClaimAnswer): Answer => [x.ok ? Status.Ok : Status.Busy, x.body ?? empty];
+      return a instanceof Promise ? a.then(toAnswer) : toAnswer(a);
     }
     if (req.type === ReqType.Holders) return this.#d.holdersFor ? [Status.Ok, this.#d.holdersFor(peer, req.blobs)] : [Status.NotFound, empty];
     return undefined;
   }
 
-  /** `/lpmos/tracker/1.0.0` (tracker-session.ts): tracker requests on one stream, answered in order. */
+  /**
+   * `/lpmos/tracker/1.0.0` (tracker-session.ts): tracker requests on one stream. Answers go out in
+   * order, except a claim that waits for a grant: its answer follows when it is decided (the
+   * requester matches answers by id), and the requests behind it are answered meanwhile.
+   */
   async #session(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     const reader = new StreamReader(stream);
+    /** Frames are written one answer at a time (a waiting claim's answer must not split another's). */
+    let writes: Promise<void> = Promise.resolve();
+    const send = (id: number, [status, body]: Answer): Promise<void> =>
+      (writes = writes.then(() => sendAll(stream, body.length > 0 ? [responseFrameHead(id, status, body.length), body] : [responseFrameHead(id, status, 0)])));
+    const waiting = new Set<Promise<void>>();
     try {
       for (;;) {
         const frame = await reader.readFramed(frameLength, 4 + MAX_REQUEST);
         if (!frame) break;
         const id = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).readUInt32BE(0);
         const req = decodeRequest(frame.subarray(4));
-        const [status, body] = (req && this.#track(peer, req)) ?? [Status.BadRequest, new Uint8Array(0)];
-        await sendAll(stream, body.length > 0 ? [responseFrameHead(id, status, body.length), body] : [responseFrameHead(id, status, 0)]);
+        const a = (req && this.#track(peer, req)) ?? [Status.BadRequest, new Uint8Array(0)];
+        if (!(a instanceof Promise)) {
+          await send(id, a);
+          continue;
+        }
+        const p = a.then((x) => send(id, x)).catch((e: unknown) => {
+          this.#d.log.debug({ peer, err: (e as Error).message }, 'tracker session ended');
+          stream.abort(e as Error);
+        });
+        waiting.add(p);
+        void p.finally(() => waiting.delete(p));
       }
+      await Promise.all(waiting);
+      await writes;
       await stream.close();
     } catch (e) {
       this.#d.log.debug({ peer, err: (e as Error).message }, 'tracker session ended');
@@ -102,7 +131,7 @@ export class P2pBlobServer {
         const body = this.#d.haveFor(req.blobs);
         await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
       } else if (req.type === ReqType.Push || req.type === ReqType.Claim || req.type === ReqType.Holders) {
-        const [status, body] = this.#track(peer, req)!;
+        const [status, body] = await this.#track(peer, req)!;
         await sendAll(stream, body.length > 0 ? [responseHeader(status, body.length), body] : [responseHeader(status, 0)], signal);
       } else if (req.type === ReqType.Manifest) {
         const s = this.#d.store.get(req.sha256);

@@ -137,12 +137,17 @@ export class BlobService implements BlobExchange {
         ? {
             onPush: (peer: string, body: Uint8Array) => ts.onPush(peer, body),
             holdersFor: (peer: string, blobs: string[]) => ts.holdersFor(peer, blobs),
-            claim: (peer: string, sha: string, i: number, pieces: number) => ts.grant(peer, sha, i, pieces),
+            claim: (peer: string, sha: string, i: number, pieces: number) => ts.claim(peer, sha, i, pieces),
           }
         : {}),
       log: this.#log,
     });
     if (opts.http && agent) this.#http = new HttpBlobServer({ store: opts.store, limiter: this.limiter, stats: this.stats, log: this.#log });
+  }
+
+  /** The seed's tracker (its grants, the claims waiting for one); undefined on an agent. */
+  get trackerServer(): TrackerServer | undefined {
+    return this.#trackerServer;
   }
 
   get httpUrl(): string | undefined {
@@ -179,6 +184,7 @@ export class BlobService implements BlobExchange {
     this.discovery.stop();
     this.announcer.stop();
     this.#trackerClient?.close();
+    this.#trackerServer?.close();
     await this.#p2p.stop();
     await this.#http?.stop();
   }

@@ -53,6 +53,17 @@ export interface ClaimAnswer {
   body?: Uint8Array;
 }
 
+/**
+ * A claim that finds the seed's granted pieces at the cap waits up to HOLD_MS for one of them to be
+ * delivered (the grantee's push shows it) and is granted then, first come first served, instead of
+ * being told "busy" at once. With "busy, ask again after 250 ms … 4 s" a freed grant stayed unused
+ * until some agent asked again: bench:swarm N = 8 at 10 Mbit/s, 460 of 631 claims answered busy and
+ * the seed's link 60 % used. Under the agent's 5 s claim deadline; at most MAX_WAITING claims wait
+ * (an agent asks ≤ 4 seed pieces at a time), beyond that "busy" at once.
+ */
+export const HOLD_MS = 2000;
+export const MAX_WAITING = 4096;
+
 export interface TrackerServerOptions {
   index: HolderIndex;
   claimTtlMs: number;
@@ -61,7 +72,20 @@ export interface TrackerServerOptions {
   allowed?: (peer: string) => boolean;
   /** Granted seed pieces in flight at most, fixed (default: grantCap of the measured delivery rate). */
   maxGrants?: number;
+  /** How long a claim over the cap waits for a grant to free, ms (default HOLD_MS; 0: "busy" at once). */
+  holdMs?: number;
 }
+
+interface Waiting {
+  peer: string;
+  sha: string;
+  index: number;
+  pieces: number;
+  resolve: (a: ClaimAnswer) => void;
+  timer: NodeJS.Timeout;
+}
+
+type Verdict = { kind: 'refused'; body?: Uint8Array } | { kind: 'free' } | { kind: 'full' };
 
 export class TrackerServer {
   readonly #o: TrackerServerOptions;
@@ -71,9 +95,16 @@ export class TrackerServer {
   /** Peers told the seed is busy since `#busySince` (a window of about a second). */
   #busy = new Set<string>();
   #busySince = 0;
+  /** Claims waiting for a grant to free, oldest first. */
+  #waiting: Waiting[] = [];
 
   constructor(o: TrackerServerOptions) {
     this.#o = o;
+  }
+
+  /** Claims waiting for a grant now. */
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
   /** An agent's announcement, pushed to us (its author is the connection's peer). */
@@ -85,6 +116,8 @@ export class TrackerServer {
     }
     this.#o.counters.pushesIn++;
     this.#o.index.update(peer, { addrs: r.msg.addrs, http: r.msg.http }, r.blobs, r.msg.gone ?? []);
+    // A push is how a delivered seed piece shows: a waiting claim may go now.
+    if (this.#waiting.length > 0) this.#drain();
     return true;
   }
 
@@ -101,35 +134,35 @@ export class TrackerServer {
   /**
    * May this peer take piece i from the seed? Recorded as its claim when it may. A refusal names the
    * peer that holds the piece or whose grant or claim on it stands (so the asker can wait for it and
-   * fetch from it — the holders it polled may not include it), or says the seed is busy.
+   * fetch from it — the holders it polled may not include it), or says the seed is busy. Answers at
+   * once; `claim` is the same with the wait for a free grant.
    */
   grant(peer: string, sha: string, i: number, pieces: number): ClaimAnswer {
-    const c = this.#o.counters;
-    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) {
-      c.denied++;
-      return { ok: false };
-    }
-    const now = Date.now();
-    const entries = this.#o.index.holders(sha);
-    const grantee = this.#grants.grantee(sha, i, entries);
-    const other = grantee !== undefined && grantee !== peer ? entries.find((e) => e.peerId === grantee) : holderOf(entries, { peer, index: i, now, claimTtlMs: this.#o.claimTtlMs });
-    if (other) {
-      c.denied++;
-      return { ok: false, body: encodeHolders([grantee === other.peerId ? claimed(other, i, now) : other], now) };
-    }
-    if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= this.cap(now)) {
-      c.grantsBusy++;
-      if (now - this.#busySince > 1000) {
-        this.#busy.clear();
-        this.#busySince = now;
-      }
-      this.#busy.add(peer);
-      return { ok: false, body: encodeBusy(busyRetryMs(this.#busy.size, this.#delivered.rate(now))) };
-    }
-    c.granted++;
-    this.#grants.grant(sha, i, peer);
-    this.#o.index.claim(peer, sha, pieces, i);
-    return { ok: true };
+    const v = this.#verdict(peer, sha, i, pieces);
+    return v.kind === 'full' ? this.#busyAnswer(peer) : this.#answer(peer, sha, i, pieces, v);
+  }
+
+  /** `grant`, but over the cap the claim waits (up to `holdMs`) for a grant to free before "busy". */
+  claim(peer: string, sha: string, i: number, pieces: number): ClaimAnswer | Promise<ClaimAnswer> {
+    const v = this.#verdict(peer, sha, i, pieces);
+    if (v.kind !== 'full') return this.#answer(peer, sha, i, pieces, v);
+    const holdMs = this.#o.holdMs ?? HOLD_MS;
+    if (holdMs <= 0 || this.#waiting.length >= MAX_WAITING) return this.#busyAnswer(peer);
+    return new Promise((resolve) => {
+      const w: Waiting = {
+        peer,
+        sha,
+        index: i,
+        pieces,
+        resolve,
+        timer: setTimeout(() => {
+          this.#unwait(w);
+          resolve(this.#busyAnswer(peer));
+        }, holdMs),
+      };
+      w.timer.unref();
+      this.#waiting.push(w);
+    });
   }
 
   /** Granted seed pieces in flight at most, now. */
@@ -139,6 +172,71 @@ export class TrackerServer {
 
   forgetPeer(peer: string): void {
     this.#grants.forgetPeer(peer);
+    for (const w of this.#waiting.filter((x) => x.peer === peer)) {
+      this.#unwait(w);
+      w.resolve({ ok: false });
+    }
+    if (this.#waiting.length > 0) this.#drain();
+  }
+
+  /** Answers every waiting claim "busy" (the seed stops). */
+  close(): void {
+    for (const w of [...this.#waiting]) {
+      this.#unwait(w);
+      w.resolve(this.#busyAnswer(w.peer));
+    }
+  }
+
+  /** Waiting claims, oldest first, while grants are free: each granted, or refused if the piece found a holder meanwhile. */
+  #drain(): void {
+    while (this.#waiting.length > 0) {
+      const w = this.#waiting[0]!;
+      const v = this.#verdict(w.peer, w.sha, w.index, w.pieces);
+      if (v.kind === 'full') return;
+      this.#unwait(w);
+      w.resolve(this.#answer(w.peer, w.sha, w.index, w.pieces, v));
+    }
+  }
+
+  #unwait(w: Waiting): void {
+    clearTimeout(w.timer);
+    const k = this.#waiting.indexOf(w);
+    if (k >= 0) this.#waiting.splice(k, 1);
+  }
+
+  /** The decision alone (no counters): refused (with whom to ask instead), free to grant, or the cap is reached. */
+  #verdict(peer: string, sha: string, i: number, pieces: number): Verdict {
+    if (i >= pieces || (this.#o.allowed && !this.#o.allowed(peer))) return { kind: 'refused' };
+    const now = Date.now();
+    const entries = this.#o.index.holders(sha);
+    const grantee = this.#grants.grantee(sha, i, entries);
+    const other = grantee !== undefined && grantee !== peer ? entries.find((e) => e.peerId === grantee) : holderOf(entries, { peer, index: i, now, claimTtlMs: this.#o.claimTtlMs });
+    if (other) return { kind: 'refused', body: encodeHolders([grantee === other.peerId ? claimed(other, i, now) : other], now) };
+    if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= this.cap(now)) return { kind: 'full' };
+    return { kind: 'free' };
+  }
+
+  #answer(peer: string, sha: string, i: number, pieces: number, v: Exclude<Verdict, { kind: 'full' }>): ClaimAnswer {
+    const c = this.#o.counters;
+    if (v.kind === 'refused') {
+      c.denied++;
+      return v.body ? { ok: false, body: v.body } : { ok: false };
+    }
+    c.granted++;
+    this.#grants.grant(sha, i, peer);
+    this.#o.index.claim(peer, sha, pieces, i);
+    return { ok: true };
+  }
+
+  #busyAnswer(peer: string): ClaimAnswer {
+    const now = Date.now();
+    this.#o.counters.grantsBusy++;
+    if (now - this.#busySince > 1000) {
+      this.#busy.clear();
+      this.#busySince = now;
+    }
+    this.#busy.add(peer);
+    return { ok: false, body: encodeBusy(busyRetryMs(this.#busy.size, this.#delivered.rate(now))) };
   }
 }
 

@@ -5,8 +5,10 @@
 // and yamux and ~18 % in the peer store, the tracker logic itself 5 %). Framing (pure, below):
 //   request:  id (u32 BE) + a wire.ts request (self-delimiting)
 //   response: id (u32 BE) + status (1 byte) + length (u32 BE) + body
-// The seed answers in order; ids let a requester that gave up on one request skip its answer. A
-// broken stream fails the requests in flight and the next request opens a new one.
+// The seed answers in order, except a CLAIM waiting for a grant to free (tracker-server.ts), whose
+// answer follows when decided; ids match answers to requests (and let a requester that gave up on
+// one skip its answer). A broken stream fails the requests in flight and the next request opens a
+// new one.
 import type { Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PieceError } from './piece-error.ts';

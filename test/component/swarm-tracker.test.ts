@@ -14,7 +14,10 @@ import { AgentSwarm } from '../../swarm/agent-swarm.ts';
 import type { SeedSwarm } from '../../swarm/seed-swarm.ts';
 import type { BlobManifest, BlobService } from '../../swarm/blobs/index.ts';
 import { pieceRange } from '../../swarm/blobs/manifest.ts';
+import { encodeHave } from '../../swarm/blobs/have.ts';
 import { HOLDERS_PER_BLOB } from '../../swarm/blobs/tracker.ts';
+import { TrackerSession } from '../../swarm/blobs/tracker-session.ts';
+import { ReqType, Status } from '../../swarm/blobs/wire.ts';
 import { until } from '../helpers/until.ts';
 import type { TestServer, artifactDir } from './http-helpers.ts';
 import { SeedFixture } from './seed-fixture.ts';
@@ -155,4 +158,32 @@ test('the tracker keeps naming a holder that sent bad bytes (it cannot know): th
   assert.equal(r.fromSeed, f.data.length);
   assert.equal(await sha256Of(fetcher.blobs!, m.sha256), f.sha256);
   assert.ok(fetcher.blobs!.tracker.claimsDenied >= 1, `refusals: ${fetcher.blobs!.tracker.claimsDenied}`);
+});
+
+test('a claim over the seed\'s grant cap waits on the session stream without holding up the requests behind it, and is granted when a granted piece is delivered', async () => {
+  const a = await agent(true);
+  const ts = seedBlobs.trackerServer!;
+  const session = new TrackerSession(a.swarm.node.libp2p, seed.peerId);
+  cleanups.push(async () => session.close());
+  const sha = 'c'.repeat(64);
+  const pieces = 128;
+  const signal = AbortSignal.timeout(20_000);
+  const claim = (index: number) => session.request({ type: ReqType.Claim, sha256: sha, index, pieces }, signal);
+  // Fill the cap (what the seed allows now) with grants to this agent.
+  const cap = ts.cap();
+  for (let i = 0; i < cap; i++) assert.equal((await claim(i)).status, Status.Ok, `piece ${i} granted`);
+  let answered = false;
+  const waiting = claim(cap).then((r) => ((answered = true), r));
+  await until('the claim over the cap waits at the seed', () => ts.waiting === 1);
+  // The session goes on: a holders query sent after the claim is answered before it.
+  const h = await session.request({ type: ReqType.Holders, blobs: [sha] }, signal);
+  assert.equal(h.status, Status.Ok);
+  assert.equal(answered, false, 'the claim still waits');
+  // Piece 0 arrived (the push says so): its grant ends and the waiting claim gets it.
+  const have = new Uint8Array(pieces / 8);
+  have[0] = 0x80;
+  const p = await session.request({ type: ReqType.Push, body: encodeHave({ v: 1, addrs: [], blobs: [{ sha256: sha, pieces, have: Buffer.from(have).toString('base64') }] }) }, signal);
+  assert.equal(p.status, Status.Ok);
+  assert.equal((await waiting).status, Status.Ok, 'granted');
+  assert.equal(ts.waiting, 0);
 });

@@ -8,14 +8,20 @@ import { HolderIndex } from '../../swarm/blobs/holders.ts';
 import { decodeHolders } from '../../swarm/blobs/tracker.ts';
 import { BUSY_RETRY_MS, busyRetryMs, grantCap, INITIAL_GRANTS, MAX_GRANTS, MIN_GRANTS, TrackerServer, type TrackerServerCounters } from '../../swarm/blobs/tracker-server.ts';
 import { emptyBits, setBit } from '../../swarm/blobs/bitfield.ts';
+import { encodeHave } from '../../swarm/blobs/have.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 
-function tracker(maxGrants?: number): { ts: TrackerServer; index: HolderIndex; c: TrackerServerCounters } {
+function tracker(maxGrants?: number, holdMs?: number): { ts: TrackerServer; index: HolderIndex; c: TrackerServerCounters } {
   const index = new HolderIndex({ ttlMs: 60_000 });
   const c: TrackerServerCounters = { pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
-  return { ts: new TrackerServer({ index, claimTtlMs: 5000, counters: c, ...(maxGrants ? { maxGrants } : {}) }), index, c };
+  return { ts: new TrackerServer({ index, claimTtlMs: 5000, counters: c, ...(maxGrants ? { maxGrants } : {}), ...(holdMs !== undefined ? { holdMs } : {}) }), index, c };
+}
+
+/** A have message as an agent pushes it (have.ts): piece bits of one blob. */
+function push(pieces: number, have: Uint8Array, sha = A): Uint8Array {
+  return encodeHave({ v: 1, addrs: [], blobs: [{ sha256: sha, pieces, have: Buffer.from(have).toString('base64') }] });
 }
 
 function has(pieces: number, ...set: number[]): Uint8Array {
@@ -113,4 +119,70 @@ test('the grant cap follows the rate the seed delivers at: ≈ 2 s of deliveries
   assert.equal(ts.grant('y', A, 12, 16).ok, true, 'the deliveries were counted when the next claim looked');
   assert.equal(ts.cap(), grantCap(12), 'the 12 deliveries, in the last second');
   assert.ok(ts.cap() > INITIAL_GRANTS);
+});
+
+test('a claim over the cap waits for a grant to free: granted when the grantee\'s push shows its piece, first come first served', async () => {
+  const { ts, c } = tracker(1, 10_000);
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  const first = ts.claim('b', A, 1, 4);
+  const second = ts.claim('c', A, 2, 4);
+  assert.ok(first instanceof Promise && second instanceof Promise, 'both wait');
+  assert.equal(ts.waiting, 2);
+  let secondDone = false;
+  void second.then(() => (secondDone = true));
+  // A push that does not deliver the granted piece frees nothing.
+  assert.equal(ts.onPush('a', push(4, has(4))), true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ts.waiting, 2);
+  // a has piece 0 now: the oldest waiting claim gets the grant at once, the other waits on.
+  assert.equal(ts.onPush('a', push(4, has(4, 0))), true);
+  assert.deepEqual(await first, { ok: true });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(secondDone, false);
+  assert.equal(ts.waiting, 1);
+  assert.equal(c.granted, 2);
+  assert.equal(c.grantsBusy, 0, 'nobody was told busy');
+  ts.close();
+  const closed = await second;
+  assert.equal(closed.ok, false);
+  assert.ok(decodeHolders(closed.body!, Date.now()).ok);
+  assert.equal(ts.waiting, 0);
+});
+
+test('a waiting claim whose piece found a holder meanwhile is refused with that holder', async () => {
+  const { ts, index } = tracker(1, 10_000);
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  const waiting = ts.claim('b', A, 3, 4);
+  assert.ok(waiting instanceof Promise);
+  // x got piece 3 elsewhere (an older grant): the seed should not send it again.
+  index.update('x', { addrs: [], http: 'http://10.213.129.9:8080/blobs' }, [{ sha256: A, pieces: 4, have: has(4, 3) }]);
+  assert.equal(ts.onPush('a', push(4, has(4, 0))), true);
+  const r = await waiting;
+  assert.equal(r.ok, false);
+  const a = decodeHolders(r.body!, Date.now());
+  assert.ok(a.ok);
+  assert.deepEqual(a.holders.map((h) => h.peerId), ['x']);
+});
+
+test('a waiting claim is told "busy" with a retry when no grant frees within holdMs; a peer that leaves takes its claims along', async () => {
+  const { ts, c } = tracker(1, 30);
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  const t0 = Date.now();
+  const r = await ts.claim('b', A, 1, 4);
+  assert.ok(Date.now() - t0 >= 25, 'it waited');
+  assert.equal(r.ok, false);
+  const busy = decodeHolders(r.body!, Date.now());
+  assert.ok(busy.ok && busy.retryMs !== undefined && busy.holders.length === 0);
+  assert.equal(c.grantsBusy, 1);
+  const { ts: ts2 } = tracker(1, 10_000);
+  assert.equal(ts2.grant('a', A, 0, 4).ok, true);
+  const gone = ts2.claim('b', A, 1, 4);
+  ts2.forgetPeer('b');
+  assert.deepEqual(await gone, { ok: false });
+  assert.equal(ts2.waiting, 0);
+  // holdMs 0: "busy" at once, as grant() answers.
+  const { ts: ts3 } = tracker(1, 0);
+  assert.equal(ts3.grant('a', A, 0, 4).ok, true);
+  const now = ts3.claim('b', A, 1, 4);
+  assert.ok(!(now instanceof Promise) && now.ok === false);
 });

@@ -144,6 +144,8 @@ export class TrackerServer {
 
   /** `grant`, but over the cap the claim waits (up to `holdMs`) for a grant to free before "busy". */
   claim(peer: string, sha: string, i: number, pieces: number): ClaimAnswer | Promise<ClaimAnswer> {
+    // A grant may have ended unseen (its grantee gone, its time up): the claims waiting go first.
+    if (this.#waiting.length > 0) this.#drain();
     const v = this.#verdict(peer, sha, i, pieces);
     if (v.kind !== 'full') return this.#answer(peer, sha, i, pieces, v);
     const holdMs = this.#o.holdMs ?? HOLD_MS;

@@ -186,3 +186,19 @@ test('a waiting claim is told "busy" with a retry when no grant frees within hol
   const now = ts3.claim('b', A, 1, 4);
   assert.ok(!(now instanceof Promise) && now.ok === false);
 });
+
+test('a new claim does not pass the waiting ones: a grant that ended unseen goes to the oldest waiting claim first', async () => {
+  const { ts, index } = tracker(1, 10_000);
+  index.update('a', { addrs: [] }, [{ sha256: A, pieces: 4, have: has(4) }]);
+  assert.equal(ts.grant('a', A, 0, 4).ok, true);
+  const b = ts.claim('b', A, 1, 4);
+  assert.ok(b instanceof Promise);
+  // a's entry is gone (no push tells the tracker): its grant has ended, unseen until someone asks.
+  index.forgetPeer('a');
+  const c = ts.claim('c', A, 2, 4);
+  assert.deepEqual(await b, { ok: true }, 'the waiting claim got the freed grant');
+  assert.ok(c instanceof Promise, 'the newcomer waits behind it');
+  assert.equal(ts.waiting, 1);
+  ts.close();
+  assert.equal((await c).ok, false);
+});

@@ -35,6 +35,7 @@ import type { DownloadTuning } from '../swarm/blobs/download.ts';
 import type { CpuSplit } from './swarm/profile.ts';
 import type { AgentDone, AgentFailed, AgentReady, SeedReady, SeedStats } from './swarm/proto.ts';
 import { buildSet, type BuiltSet } from './swarm/set.ts';
+import { ensureDebs } from './swarm/debs.ts';
 
 const MiB = 1024 * 1024;
 const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
@@ -353,6 +354,11 @@ try {
   if (process.getuid?.() !== 0) throw new Error('bench:swarm needs root (network namespaces, tc)');
   const setDir = join(tmp, 'set');
   mkdirSync(setDir);
+  // The default directory is filled once from the host's mirror; one the operator names is used as it is.
+  if (process.env.BENCH_DEBS === undefined) {
+    const got = await ensureDebs(debDir, log);
+    if (got) log(`downloaded ${got} package files into ${debDir}`);
+  }
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
   log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}${pollMs ? `; tracker polls every ${pollMs} ms` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);

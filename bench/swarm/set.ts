@@ -1,6 +1,6 @@
 // The set every agent fetches: one ramdisk-like blob of random bytes plus the package files of a
-// Debian minbase + kernel install — the real .deb files an earlier install left in
-// ~/.cache/lpmos/apt-cache (155 files, 122 MiB for bookworm with linux-image, grub, sudo, …).
+// Debian minbase + kernel install — the real .deb files in ~/.cache/lpmos/apt-cache (an earlier install
+// left them there, or debs.ts downloaded them: ~150 files, ~120 MiB for bookworm with linux-image, grub, …).
 // A smaller set keeps every n-th package by name so the mix of sizes stays the same.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,7 @@ export function buildSet(spec: SetSpec, dir: string): BuiltSet {
   } catch {
     debs = [];
   }
-  if (debs.length === 0) throw new Error(`no .deb files in ${spec.debDir}: run an install test once (it fills the apt cache) or set BENCH_DEBS to a directory of .deb files`);
+  if (debs.length === 0) throw new Error(`no .deb files in ${spec.debDir}: set BENCH_DEBS to a directory of .deb files (without it, the bench downloads the demo install's packages into ~/.cache/lpmos/apt-cache)`);
   const blobBytes = Math.round(spec.blobMiB * MiB);
   const packages = pickPackages(debs, spec.setMiB === undefined ? undefined : spec.setMiB * MiB - blobBytes);
   const files: { name: string; size: number }[] = [];

@@ -1,9 +1,10 @@
-// bench:swarm's pure parts: the Kumar–Ross bound and how the package set is shrunk.
+// bench:swarm's pure parts: the Kumar–Ross bound, which packages make the set and how it is shrunk.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kumarRoss, uniform } from '../../bench/swarm/bound.ts';
 import { agentIp, neighbourBatch } from '../../bench/swarm/net.ts';
 import { pickPackages } from '../../bench/swarm/set.ts';
+import { demoProfile, downloadArgv, installPackages } from '../../bench/swarm/debs.ts';
 
 test('Kumar–Ross: equal links are bound by the seed (one copy through u_s), a slow downloader by itself, a weak swarm by the aggregate', () => {
   const F = 100e6;
@@ -50,4 +51,13 @@ test('every namespace gets every other host as a permanent neighbour, never itse
     `neigh replace ${agentIp(3)} lladdr 02:00:00:00:00:03 dev eth0 nud permanent`,
   ]);
   assert.equal(neighbourBatch(hosts.slice(0, 1), agentIp(1)), '');
+});
+
+test('without cached packages the bench downloads what the demo installs: minbase + kernel + both firmwares\' boot packages + the profile\'s own', () => {
+  const { suite, include } = installPackages(demoProfile());
+  assert.equal(suite, 'bookworm');
+  for (const p of ['linux-image-amd64', 'grub-pc-bin', 'grub-efi-amd64-bin', 'shim-signed', 'openssh-server', 'dosfstools']) assert.ok(include.includes(p), p);
+  assert.ok(!include.includes('mdadm') && !include.includes('lvm2'), 'nothing the profile does not use');
+  const argv = downloadArgv({ suite, include: ['a', 'b'], cacheDir: '/c', scratch: '/s', mirror: 'http://m/debian' });
+  assert.deepEqual(argv, ['debootstrap', '--download-only', '--variant=minbase', '--arch=amd64', '--components=main', '--include=a,b', '--cache-dir=/c', 'bookworm', '/s', 'http://m/debian']);
 });

@@ -12,7 +12,9 @@ import { encodeManifest } from './manifest.ts';
 import { StreamReader, sendAll } from './stream-io.ts';
 import type { UploadLimiter } from './upload-limit.ts';
 import type { ClaimAnswer } from './tracker-server.ts';
-import { frameLength, responseFrameHead, TRACKER_PROTOCOL } from './tracker-session.ts';
+import { encodeReply, type HoldersReply } from './tracker.ts';
+import { PeerNumbers } from './peer-table.ts';
+import { frameLength, responseFrameHead, TRACKER_PROTOCOL, TRACKER_PROTOCOL_V1 } from './tracker-session.ts';
 import { BLOB_PROTOCOL, decodeRequest, MAX_REQUEST, ReqType, requestLength, responseHeader, Status, type Request } from './wire.ts';
 
 export interface P2pServerDeps {
@@ -24,8 +26,8 @@ export interface P2pServerDeps {
   haveFor: (blobs: string[]) => Uint8Array;
   /** The tracker's side (the seed): a pushed have message from this peer (false: not accepted). */
   onPush?: (peer: string, body: Uint8Array) => boolean;
-  /** The tracker's side: the holders answer for these blobs, for this requester (tracker.ts). */
-  holdersFor?: (peer: string, blobs: string[]) => Uint8Array;
+  /** The tracker's side: the holders answer for these blobs, for this requester (tracker.ts; encoded when written). */
+  holdersFor?: (peer: string, blobs: string[]) => HoldersReply;
   /**
    * The tracker's side: may this peer take piece `index` from the seed (recorded as its claim when
    * yes)? A promise when the claim waits for a grant to free (tracker-server.ts).
@@ -37,8 +39,10 @@ export interface P2pServerDeps {
   timeoutMs?: number;
 }
 
-/** A tracker answer: status and body. */
-type Answer = [Status, Uint8Array];
+/** A tracker answer: status and the holders reply its body carries, if any. */
+type Answer = [Status, HoldersReply | undefined];
+
+const empty = new Uint8Array(0);
 
 export class P2pBlobServer {
   #d: P2pServerDeps;
@@ -51,43 +55,50 @@ export class P2pBlobServer {
     // Inbound streams per connection: a requester keeps a few pieces in flight per holder; the
     // upload cap refuses more with BUSY, which is cheaper than libp2p resetting the stream.
     await this.#d.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => this.#handle(stream, connection), { maxInboundStreams: 64, maxOutboundStreams: 64 });
-    if (this.#d.onPush) await this.#d.libp2p.handle(TRACKER_PROTOCOL, (stream, connection) => this.#session(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 });
+    if (this.#d.onPush) {
+      await this.#d.libp2p.handle(TRACKER_PROTOCOL, (stream, connection) => this.#session(stream, connection, new PeerNumbers()), { maxInboundStreams: 4, maxOutboundStreams: 4 });
+      await this.#d.libp2p.handle(TRACKER_PROTOCOL_V1, (stream, connection) => this.#session(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 });
+    }
   }
 
   async stop(): Promise<void> {
     await this.#d.libp2p.unhandle(BLOB_PROTOCOL).catch(() => undefined);
-    if (this.#d.onPush) await this.#d.libp2p.unhandle(TRACKER_PROTOCOL).catch(() => undefined);
+    if (this.#d.onPush) await this.#d.libp2p.unhandle([TRACKER_PROTOCOL, TRACKER_PROTOCOL_V1]).catch(() => undefined);
   }
 
   /** The tracker's answer to PUSH, HOLDERS? or CLAIM (undefined: not a tracker request); a promise while a claim waits. */
   #track(peer: string, req: Request): Answer | Promise<Answer> | undefined {
-    const empty = new Uint8Array(0);
     if (req.type === ReqType.Push) {
       const ok = this.#d.onPush?.(peer, req.body);
-      return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, empty];
+      return [ok === undefined ? Status.NotFound : ok ? Status.Ok : Status.BadRequest, undefined];
     }
     if (req.type === ReqType.Claim) {
       const a = this.#d.claim?.(peer, req.sha256, req.index, req.pieces);
-      if (a === undefined) return [Status.NotFound, empty];
-      const toAnswer = (x: ClaimAnswer): Answer => [x.ok ? Status.Ok : Status.Busy, x.body ?? empty];
+      if (a === undefined) return [Status.NotFound, undefined];
+      const toAnswer = (x: ClaimAnswer): Answer => [x.ok ? Status.Ok : Status.Busy, x.reply];
       return a instanceof Promise ? a.then(toAnswer) : toAnswer(a);
     }
-    if (req.type === ReqType.Holders) return this.#d.holdersFor ? [Status.Ok, this.#d.holdersFor(peer, req.blobs)] : [Status.NotFound, empty];
+    if (req.type === ReqType.Holders) return this.#d.holdersFor ? [Status.Ok, this.#d.holdersFor(peer, req.blobs)] : [Status.NotFound, undefined];
     return undefined;
   }
 
   /**
    * `/lpmos/tracker/1.0.0` (tracker-session.ts): tracker requests on one stream. Answers go out in
    * order, except a claim that waits for a grant: its answer follows when it is decided (the
-   * requester matches answers by id), and the requests behind it are answered meanwhile.
+   * requester matches answers by id), and the requests behind it are answered meanwhile. With
+   * `numbers` (1.1.0) a reply is encoded against the session's peer numbers as it is written, so
+   * the order of the numbering is the order on the wire.
    */
-  async #session(stream: Stream, connection: Connection): Promise<void> {
+  async #session(stream: Stream, connection: Connection, numbers?: PeerNumbers): Promise<void> {
     const peer = connection.remotePeer.toString();
     const reader = new StreamReader(stream);
     /** Frames are written one answer at a time (a waiting claim's answer must not split another's). */
     let writes: Promise<void> = Promise.resolve();
-    const send = (id: number, [status, body]: Answer): Promise<void> =>
-      (writes = writes.then(() => sendAll(stream, body.length > 0 ? [responseFrameHead(id, status, body.length), body] : [responseFrameHead(id, status, 0)])));
+    const send = (id: number, [status, reply]: Answer): Promise<void> =>
+      (writes = writes.then(() => {
+        const body = reply ? encodeReply(reply, numbers) : empty;
+        return sendAll(stream, body.length > 0 ? [responseFrameHead(id, status, body.length), body] : [responseFrameHead(id, status, 0)]);
+      }));
     const waiting = new Set<Promise<void>>();
     try {
       for (;;) {
@@ -95,7 +106,7 @@ export class P2pBlobServer {
         if (!frame) break;
         const id = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).readUInt32BE(0);
         const req = decodeRequest(frame.subarray(4));
-        const a = (req && this.#track(peer, req)) ?? [Status.BadRequest, new Uint8Array(0)];
+        const a = (req && this.#track(peer, req)) ?? [Status.BadRequest, undefined];
         if (!(a instanceof Promise)) {
           await send(id, a);
           continue;
@@ -131,7 +142,8 @@ export class P2pBlobServer {
         const body = this.#d.haveFor(req.blobs);
         await sendAll(stream, [responseHeader(Status.Ok, body.length), body], signal);
       } else if (req.type === ReqType.Push || req.type === ReqType.Claim || req.type === ReqType.Holders) {
-        const [status, body] = await this.#track(peer, req)!;
+        const [status, reply] = await this.#track(peer, req)!;
+        const body = reply ? encodeReply(reply) : empty;
         await sendAll(stream, body.length > 0 ? [responseHeader(status, body.length), body] : [responseHeader(status, 0)], signal);
       } else if (req.type === ReqType.Manifest) {
         const s = this.#d.store.get(req.sha256);

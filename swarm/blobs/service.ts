@@ -23,7 +23,7 @@ import { p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { storeSeedWhole } from './seed-whole.ts';
 import { askManifest, connectedPeers } from './manifest-lookup.ts';
-import { decodeHolders, type TrackedHolder } from './tracker.ts';
+import type { TrackedHolder } from './tracker.ts';
 import { NodeLimits } from './node-limits.ts';
 import { SeedClaims } from './seed-claims.ts';
 import { TrackerServer } from './tracker-server.ts';
@@ -77,7 +77,7 @@ export class BlobService implements BlobExchange {
   /** The agent's side of the tracker (tracker-client.ts), when it has one. */
   #trackerClient: TrackerClient | undefined;
   /** Tracker traffic: agent — pushes sent are `announcer.stats.sent`, holder queries here; seed — pushes and queries answered. */
-  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, seedForcedFailures: 0, seedForcedDenials: 0, seedBusy: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
+  readonly tracker = { queries: 0, answers: 0, claimsAsked: 0, claimsDenied: 0, claimErrors: 0, sessionRequests: 0, sessionsOpened: 0, sessionAnswerBytes: 0, seedForcedFailures: 0, seedForcedDenials: 0, seedBusy: 0, pushesIn: 0, pushesRejected: 0, queriesIn: 0, granted: 0, denied: 0, grantsBusy: 0 };
   /** Pieces in flight, arrival rate and seed pause across all downloads (node-limits.ts). */
   #limits: NodeLimits;
 
@@ -194,7 +194,7 @@ export class BlobService implements BlobExchange {
     const now = Date.now();
     for (const sha of shas) this.#polled.set(sha, now);
     this.tracker.queries++;
-    const r = decodeHolders(await tc.holders(shas, signal), Date.now());
+    const r = await tc.holders(shas, signal);
     if (!r.ok) {
       this.#log.debug({ detail: r.detail }, 'tracker answer rejected');
       return;

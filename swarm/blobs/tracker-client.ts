@@ -7,8 +7,8 @@ import type { SwarmNode } from '../node.ts';
 import { deadline } from './deadline.ts';
 import { p2pClaim, p2pHolders, p2pPush } from './p2p-client.ts';
 import { PieceError } from './piece-error.ts';
-import { TrackerSession } from './tracker-session.ts';
-import { decodeHolders, type TrackedHolder } from './tracker.ts';
+import { TrackerSession, type SessionAnswer } from './tracker-session.ts';
+import { decodeHolders, type HoldersDecode, type TrackedHolder } from './tracker.ts';
 import type { SeedVerdict } from './download.ts';
 import { ReqType, Status, type Request } from './wire.ts';
 
@@ -19,6 +19,8 @@ export interface TrackerClientCounters {
   claimErrors: number;
   sessionRequests: number;
   sessionsOpened: number;
+  /** Bytes of the session's answer bodies (holders answers, refusals). */
+  sessionAnswerBytes: number;
 }
 
 export interface TrackerClientOptions {
@@ -57,12 +59,12 @@ export class TrackerClient {
     });
   }
 
-  /** The tracker's encoded holders answer for these blobs. */
-  async holders(blobs: string[], signal: AbortSignal): Promise<Uint8Array> {
+  /** The tracker's holders answer for these blobs, decoded. */
+  async holders(blobs: string[], signal: AbortSignal): Promise<HoldersDecode> {
     const r = await this.#session({ type: ReqType.Holders, blobs }, signal);
-    if (!r) return p2pHolders(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, blobs, signal);
+    if (!r) return decodeHolders(await p2pHolders(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, blobs, signal), Date.now());
     if (r.status !== Status.Ok) throw new PieceError('failed', 'the tracker did not answer holders?');
-    return r.body;
+    return r.holders ?? { ok: false, detail: 'an empty answer' };
   }
 
   /**
@@ -77,12 +79,8 @@ export class TrackerClient {
         const r = await this.#session({ type: ReqType.Claim, sha256, index, pieces }, signal);
         if (!r) return { verdict: (await p2pClaim(this.#o.libp2p, { peerId: this.#o.tracker, addrs: [] }, sha256, index, pieces, signal)) ? 'granted' : 'refused' };
         if (r.status === Status.Ok) return { verdict: 'granted' };
-        if (r.body.length === 0) return { verdict: 'refused' };
-        const a = decodeHolders(r.body, Date.now());
-        if (!a.ok) {
-          this.#o.log.debug({ detail: a.detail }, 'claim refusal rejected');
-          return { verdict: 'refused' };
-        }
+        const a = r.holders;
+        if (!a) return { verdict: 'refused' };
         if (a.retryMs !== undefined && a.holders.length === 0) return { verdict: 'busy', retryMs: a.retryMs };
         this.#o.onHolders?.(a.holders);
         return { verdict: 'refused' };
@@ -103,13 +101,14 @@ export class TrackerClient {
    * A request over the session stream; undefined when the tracker does not speak it. Statuses other
    * than OK and BUSY fail.
    */
-  async #session(req: Request, signal: AbortSignal): Promise<{ status: Status; body: Uint8Array } | undefined> {
+  async #session(req: Request, signal: AbortSignal): Promise<SessionAnswer | undefined> {
     const s = (this.#sessionOf ??= new TrackerSession(this.#o.libp2p, this.#o.tracker));
     if (s.unsupported) return undefined;
     try {
       const r = await s.request(req, signal);
       this.#o.counters.sessionRequests++;
       this.#o.counters.sessionsOpened = s.stats.opened;
+      this.#o.counters.sessionAnswerBytes = s.stats.answerBytes;
       if (r.status !== Status.Ok && r.status !== Status.Busy) throw new PieceError('failed', `tracker ${this.#o.tracker.slice(-8)} refused the request (status ${r.status})`);
       return r;
     } catch (e) {

@@ -5,7 +5,7 @@ import { decodeHave } from './have.ts';
 import type { HolderIndex } from './holders.ts';
 import type { HaveEntry } from './api.ts';
 import { emptyBits, setBit } from './bitfield.ts';
-import { encodeBusy, encodeHolders, holderOf, pickHolders, SeedGrants } from './tracker.ts';
+import { holderOf, pickHolders, SeedGrants, type HoldersReply } from './tracker.ts';
 import { RateMeter } from './rate-meter.ts';
 
 /** The counters it keeps (BlobService.tracker). */
@@ -47,10 +47,13 @@ export function busyRetryMs(waiting: number, deliveriesPerSecond?: number): numb
   return Math.round(Math.min(MAX_BUSY_RETRY_MS, Math.max(BUSY_RETRY_MS, (1000 * waiting) / asksPerSecond)));
 }
 
-/** The tracker's answer to a CLAIM: granted, or refused with a body (who holds or claims it, or retryMs). */
+/**
+ * The tracker's answer to a CLAIM: granted, or refused with a reply (who holds or claims it, or
+ * retryMs), encoded when it is written (tracker.ts encodeReply: a session's answers are numbered).
+ */
 export interface ClaimAnswer {
   ok: boolean;
-  body?: Uint8Array;
+  reply?: HoldersReply;
 }
 
 /**
@@ -85,7 +88,7 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
-type Verdict = { kind: 'refused'; body?: Uint8Array } | { kind: 'free' } | { kind: 'full' };
+type Verdict = { kind: 'refused'; reply?: HoldersReply } | { kind: 'free' } | { kind: 'full' };
 
 export class TrackerServer {
   readonly #o: TrackerServerOptions;
@@ -122,13 +125,10 @@ export class TrackerServer {
   }
 
   /** A few holders of each blob (every fresh claimer, then some at random). */
-  holdersFor(peer: string, blobs: string[]): Uint8Array {
+  holdersFor(peer: string, blobs: string[]): HoldersReply {
     this.#o.counters.queriesIn++;
     const now = Date.now();
-    return encodeHolders(
-      blobs.flatMap((sha) => pickHolders(this.#o.index.holders(sha), { now, claimTtlMs: this.#o.claimTtlMs, exclude: peer })),
-      now,
-    );
+    return { entries: blobs.flatMap((sha) => pickHolders(this.#o.index.holders(sha), { now, claimTtlMs: this.#o.claimTtlMs, exclude: peer })), now };
   }
 
   /**
@@ -213,7 +213,7 @@ export class TrackerServer {
     const entries = this.#o.index.holders(sha);
     const grantee = this.#grants.grantee(sha, i, entries);
     const other = grantee !== undefined && grantee !== peer ? entries.find((e) => e.peerId === grantee) : holderOf(entries, { peer, index: i, now, claimTtlMs: this.#o.claimTtlMs });
-    if (other) return { kind: 'refused', body: encodeHolders([grantee === other.peerId ? claimed(other, i, now) : other], now) };
+    if (other) return { kind: 'refused', reply: { entries: [grantee === other.peerId ? claimed(other, i, now) : other], now } };
     if (grantee !== peer && this.#grants.outstanding((s) => this.#o.index.holders(s)) >= this.cap(now)) return { kind: 'full' };
     return { kind: 'free' };
   }
@@ -222,7 +222,7 @@ export class TrackerServer {
     const c = this.#o.counters;
     if (v.kind === 'refused') {
       c.denied++;
-      return v.body ? { ok: false, body: v.body } : { ok: false };
+      return v.reply ? { ok: false, reply: v.reply } : { ok: false };
     }
     c.granted++;
     this.#grants.grant(sha, i, peer);
@@ -238,7 +238,7 @@ export class TrackerServer {
       this.#busySince = now;
     }
     this.#busy.add(peer);
-    return { ok: false, body: encodeBusy(busyRetryMs(this.#busy.size, this.#delivered.rate(now))) };
+    return { ok: false, reply: { retryMs: busyRetryMs(this.#busy.size, this.#delivered.rate(now)) } };
   }
 }
 

@@ -8,14 +8,22 @@
 // The seed answers in order, except a CLAIM waiting for a grant to free (tracker-server.ts), whose
 // answer follows when decided; ids match answers to requests (and let a requester that gave up on
 // one skip its answer). A broken stream fails the requests in flight and the next request opens a
-// new one.
+// new one. 1.1.0 numbers the peers its holders answers name (v 3, peer-table.ts): every answer body
+// is decoded here, in the order read, also one whose requester gave up, so the numbers stay in step;
+// an answer that does not decode ends the session (both tables go with it). A seed that speaks only
+// 1.0.0 (v 2 answers) is asked a stream per request (p2p-client.ts).
 import type { Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PieceError } from './piece-error.ts';
 import { StreamReader, sendAll } from './stream-io.ts';
+import { PeerDirectory } from './peer-table.ts';
+import { decodeHolders, type HoldersDecode } from './tracker.ts';
 import { decodeResponseHeader, encodeRequest, requestLength, RESPONSE_HEADER, type Request, type Status } from './wire.ts';
 
-export const TRACKER_PROTOCOL = '/lpmos/tracker/1.0.0';
+/** Sessions with numbered peers (holders answers v 3). */
+export const TRACKER_PROTOCOL = '/lpmos/tracker/1.1.0';
+/** The first session protocol (v 2 answers, each naming its peers in full): still served for older agents. */
+export const TRACKER_PROTOCOL_V1 = '/lpmos/tracker/1.0.0';
 /** The largest answer body accepted (a holders answer is at most 1 MiB, tracker.ts). */
 export const MAX_SESSION_BODY = 1024 * 1024;
 
@@ -44,8 +52,14 @@ export function responseFrameHead(id: number, status: Status, length: number): U
   return b;
 }
 
+/** A session's answer: status, and the holders answer its body held (a successful decode; none when the body was empty). */
+export interface SessionAnswer {
+  status: Status;
+  holders?: Extract<HoldersDecode, { ok: true }>;
+}
+
 interface Waiter {
-  resolve: (r: { status: Status; body: Uint8Array }) => void;
+  resolve: (r: SessionAnswer) => void;
   reject: (e: Error) => void;
 }
 
@@ -60,14 +74,18 @@ export class TrackerSession {
   #pending = new WeakMap<Stream, Map<number, Waiter>>();
   /** The tracker does not speak the session protocol (an older seed): callers use a stream per request. */
   unsupported = false;
-  readonly stats = { opened: 0, requests: 0 };
+  /** Streams opened, requests sent, bytes of answer bodies received. */
+  readonly stats = { opened: 0, requests: 0, answerBytes: 0 };
+  readonly #protocol: string;
 
-  constructor(libp2p: Libp2p, peer: string) {
+  /** `protocol`: TRACKER_PROTOCOL_V1 speaks to the seed as an older agent did (tests). */
+  constructor(libp2p: Libp2p, peer: string, protocol: string = TRACKER_PROTOCOL) {
     this.#libp2p = libp2p;
     this.#peer = peer;
+    this.#protocol = protocol;
   }
 
-  async request(r: Request, signal: AbortSignal): Promise<{ status: Status; body: Uint8Array }> {
+  async request(r: Request, signal: AbortSignal): Promise<SessionAnswer> {
     signal.throwIfAborted();
     const stream = await this.#open(signal);
     const id = this.#next++ >>> 0;
@@ -97,7 +115,7 @@ export class TrackerSession {
     if (this.#stream) return Promise.resolve(this.#stream);
     this.#opening ??= (async () => {
       try {
-        const stream = await this.#libp2p.dialProtocol(peerIdFromString(this.#peer), TRACKER_PROTOCOL, { signal });
+        const stream = await this.#libp2p.dialProtocol(peerIdFromString(this.#peer), this.#protocol, { signal });
         this.stats.opened++;
         this.#stream = stream;
         this.#pending.set(stream, new Map());
@@ -115,17 +133,24 @@ export class TrackerSession {
 
   async #read(stream: Stream): Promise<void> {
     const reader = new StreamReader(stream);
+    const directory = new PeerDirectory();
     try {
       for (;;) {
         const head = await reader.read(4 + RESPONSE_HEADER);
         const id = Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt32BE(0);
         const h = decodeResponseHeader(head.subarray(4));
         if (!h || h.length > MAX_SESSION_BODY) throw new Error('malformed tracker answer');
-        const body = h.length === 0 ? new Uint8Array(0) : await reader.read(h.length);
+        let holders: SessionAnswer['holders'];
+        if (h.length > 0) {
+          this.stats.answerBytes += h.length;
+          const d = decodeHolders(await reader.read(h.length), Date.now(), directory);
+          if (!d.ok) throw new Error(`tracker answer: ${d.detail}`);
+          holders = d;
+        }
         const pending = this.#pending.get(stream);
         const w = pending?.get(id);
         pending?.delete(id);
-        w?.resolve({ status: h.status, body });
+        w?.resolve({ status: h.status, ...(holders ? { holders } : {}) });
       }
     } catch (e) {
       this.#fail(stream, e as Error);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { HaveEntry } from './api.ts';
 import { countBits, hasBit } from './bitfield.ts';
 import { blobHaveSchema, decodeBlobs, encodeBits, MAX_HAVE_BLOBS, type DecodedBlobHave } from './have.ts';
+import { MAX_PEER_NUMBER, type NamedPeer, type PeerDirectory, type PeerNumbers } from './peer-table.ts';
 
 /** Holders an answer names per blob besides the claimers (pieces being fetched from the seed). */
 export const HOLDERS_PER_BLOB = 6;
@@ -24,29 +25,48 @@ const peerSchema = z.strictObject({
   http: z.string().url().max(256).optional(),
 });
 
-/** One holder of a blob: `p` indexes the answer's peers; `age`: ms since the tracker heard it (claims count only while fresh). */
-const holdingSchema = z.strictObject({
-  p: z.number().int().min(0).max(MAX_PEERS - 1),
-  have: blobHaveSchema.shape.have,
-  fetching: blobHaveSchema.shape.fetching,
-  age: z.number().int().min(0).max(1e9),
-});
+/** One holder of a blob: `p` indexes the answer's peers (v 2) or is the peer's session number (v 3); `age`: ms since the tracker heard it (claims count only while fresh). */
+const holdingSchema = (maxP: number) =>
+  z.strictObject({
+    p: z.number().int().min(0).max(maxP),
+    have: blobHaveSchema.shape.have,
+    fetching: blobHaveSchema.shape.fetching,
+    age: z.number().int().min(0).max(1e9),
+  });
 
-const blobHoldersSchema = z.strictObject({ sha256: blobHaveSchema.shape.sha256, pieces: blobHaveSchema.shape.pieces, holders: z.array(holdingSchema).max(MAX_PEERS) });
+const blobHoldersSchema = (maxP: number) => z.strictObject({ sha256: blobHaveSchema.shape.sha256, pieces: blobHaveSchema.shape.pieces, holders: z.array(holdingSchema(maxP)).max(MAX_PEERS) });
 
 /**
  * The HOLDERS? answer, and the body of a refused CLAIM: the holder or claimer of that piece, or —
  * when the seed has as many granted pieces in flight as it allows — no peers and `retryMs`. Each
  * peer once (v 2: v 1 repeated a peer per blob and a blob per peer — bench:swarm N = 32 at 20 Mbit/s
  * sent 30 MiB of answers, a third of the set, over the seed's link that the bound is about).
+ * v 3 (tracker sessions, peer-table.ts): `peers` are only those new to the session, each with its
+ * number `i`; holders refer to the number; `reset`: forget the numbers given before this answer.
  */
 export const holdersAnswerSchema = z.strictObject({
   v: z.literal(2),
   peers: z.array(peerSchema).max(MAX_PEERS),
-  blobs: z.array(blobHoldersSchema).max(MAX_HAVE_BLOBS),
+  blobs: z.array(blobHoldersSchema(MAX_PEERS - 1)).max(MAX_HAVE_BLOBS),
+  retryMs: z.number().int().min(0).max(60_000).optional(),
+});
+export const sessionAnswerSchema = z.strictObject({
+  v: z.literal(3),
+  reset: z.literal(true).optional(),
+  peers: z.array(peerSchema.extend({ i: z.number().int().min(0).max(MAX_PEER_NUMBER) })).max(MAX_PEERS),
+  blobs: z.array(blobHoldersSchema(MAX_PEER_NUMBER)).max(MAX_HAVE_BLOBS),
   retryMs: z.number().int().min(0).max(60_000).optional(),
 });
 export type HoldersAnswer = z.infer<typeof holdersAnswerSchema>;
+export type SessionAnswer = z.infer<typeof sessionAnswerSchema>;
+
+/** A holders answer before it is encoded (for a session, at the moment it is written): entries to name, or "busy". */
+export type HoldersReply = { entries: HaveEntry[]; now: number } | { retryMs: number };
+
+/** The reply's bytes: v 3 against a session's peer numbers, else v 2. */
+export function encodeReply(r: HoldersReply, numbers?: PeerNumbers): Uint8Array {
+  return 'retryMs' in r ? encodeBusy(r.retryMs, numbers) : encodeHolders(r.entries, r.now, numbers);
+}
 
 export interface TrackedHolder {
   peerId: string;
@@ -73,17 +93,29 @@ export function pickHolders(entries: HaveEntry[], opts: { now: number; claimTtlM
   return [...claims, ...rest.slice(0, HOLDERS_PER_BLOB)];
 }
 
-/** The answer for these entries (any blobs), grouped by holder. */
-export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
+/** The answer for these entries (any blobs), grouped by holder; with a session's `numbers`, v 3 (peers new to it only). */
+export function encodeHolders(entries: HaveEntry[], now: number, numbers?: PeerNumbers): Uint8Array {
+  numbers?.reserve(entries.length);
   const peerIndex = new Map<string, number>();
-  const peers: HoldersAnswer['peers'] = [];
+  const peers: SessionAnswer['peers'] = [];
   const blobs = new Map<string, HoldersAnswer['blobs'][number]>();
+  let named = 0;
   for (const e of entries) {
     let p = peerIndex.get(e.peerId);
     if (p === undefined) {
-      if (peers.length >= MAX_PEERS) continue;
-      peerIndex.set(e.peerId, (p = peers.length));
-      peers.push({ peer: e.peerId, addrs: dialAddrs(e.addrs, e.peerId), ...(e.http ? { http: e.http } : {}) });
+      if (named >= MAX_PEERS) continue;
+      named++;
+      const peer: NamedPeer = { peerId: e.peerId, addrs: dialAddrs(e.addrs, e.peerId), ...(e.http ? { http: e.http } : {}) };
+      const wire = { peer: peer.peerId, addrs: peer.addrs, ...(peer.http ? { http: peer.http } : {}) };
+      if (numbers) {
+        const r = numbers.number(peer);
+        p = r.n;
+        if (r.isNew) peers.push({ i: p, ...wire });
+      } else {
+        p = peers.length;
+        peers.push({ i: p, ...wire });
+      }
+      peerIndex.set(e.peerId, p);
     }
     let b = blobs.get(e.sha256);
     if (!b) {
@@ -99,7 +131,10 @@ export function encodeHolders(entries: HaveEntry[], now: number): Uint8Array {
       age: Math.max(0, Math.round(now - e.at)),
     });
   }
-  const bytes = Buffer.from(JSON.stringify({ v: 2, peers, blobs: [...blobs.values()] } satisfies HoldersAnswer), 'utf8');
+  const answer: HoldersAnswer | SessionAnswer = numbers
+    ? { v: 3, ...(numbers.takeReset() ? { reset: true as const } : {}), peers, blobs: [...blobs.values()] }
+    : { v: 2, peers: peers.map(({ i: _, ...rest }) => rest), blobs: [...blobs.values()] };
+  const bytes = Buffer.from(JSON.stringify(answer), 'utf8');
   if (bytes.length > MAX_HOLDERS_BYTES) throw new RangeError(`holders answer of ${bytes.length} bytes exceeds ${MAX_HOLDERS_BYTES}`);
   return bytes;
 }
@@ -117,12 +152,16 @@ export function dialAddrs(addrs: string[], peerId: string): string[] {
 export type HoldersDecode = { ok: true; holders: TrackedHolder[]; retryMs?: number } | { ok: false; detail: string };
 
 /** A refused CLAIM's body when the seed is busy: ask again after `retryMs`. */
-export function encodeBusy(retryMs: number): Uint8Array {
-  return Buffer.from(JSON.stringify({ v: 2, peers: [], blobs: [], retryMs } satisfies HoldersAnswer), 'utf8');
+export function encodeBusy(retryMs: number, numbers?: PeerNumbers): Uint8Array {
+  const answer: HoldersAnswer | SessionAnswer = numbers ? { v: 3, ...(numbers.takeReset() ? { reset: true as const } : {}), peers: [], blobs: [], retryMs } : { v: 2, peers: [], blobs: [], retryMs };
+  return Buffer.from(JSON.stringify(answer), 'utf8');
 }
 
-/** Reads an answer; `now` is the receiver's clock (ages become times on it). */
-export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
+/**
+ * Reads an answer; `now` is the receiver's clock (ages become times on it). A v 3 answer needs the
+ * session's `directory`, which it updates (even when it is then refused: the session must end).
+ */
+export function decodeHolders(bytes: Uint8Array, now: number, directory?: PeerDirectory): HoldersDecode {
   if (bytes.length > MAX_HOLDERS_BYTES) return { ok: false, detail: `oversize (${bytes.length} bytes)` };
   let json: unknown;
   try {
@@ -130,20 +169,30 @@ export function decodeHolders(bytes: Uint8Array, now: number): HoldersDecode {
   } catch {
     return { ok: false, detail: 'not JSON' };
   }
-  const r = holdersAnswerSchema.safeParse(json);
+  const v3 = typeof json === 'object' && json !== null && (json as { v?: unknown }).v === 3;
+  if (v3 && !directory) return { ok: false, detail: 'a v 3 answer outside a tracker session' };
+  const r = v3 ? sessionAnswerSchema.safeParse(json) : holdersAnswerSchema.safeParse(json);
   if (!r.success) return { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) };
-  const { peers } = r.data;
-  const holders: TrackedHolder[] = peers.map((p) => ({ peerId: p.peer, addrs: p.addrs, ...(p.http ? { http: p.http } : {}), blobs: [] }));
+  const peerOf = new Map<number, NamedPeer>();
+  if (r.data.v === 3) {
+    if (r.data.reset) directory!.clear();
+    for (const p of r.data.peers) directory!.set(p.i, { peerId: p.peer, addrs: p.addrs, ...(p.http ? { http: p.http } : {}) });
+  } else r.data.peers.forEach((p, i) => peerOf.set(i, { peerId: p.peer, addrs: p.addrs, ...(p.http ? { http: p.http } : {}) }));
+  const holders = new Map<number, TrackedHolder>();
   for (const b of r.data.blobs) {
     for (const h of b.holders) {
-      const holder = holders[h.p];
-      if (!holder) return { ok: false, detail: `blob ${b.sha256.slice(0, 12)}: holder ${h.p} of ${peers.length} peers` };
+      let holder = holders.get(h.p);
+      if (!holder) {
+        const peer = r.data.v === 3 ? directory!.get(h.p) : peerOf.get(h.p);
+        if (!peer) return { ok: false, detail: `blob ${b.sha256.slice(0, 12)}: holder ${h.p} is not a peer ${r.data.v === 3 ? 'this session named' : `of the ${peerOf.size} named`}` };
+        holders.set(h.p, (holder = { ...peer, addrs: [...peer.addrs], blobs: [] }));
+      }
       const d = decodeBlobs([{ sha256: b.sha256, pieces: b.pieces, have: h.have, ...(h.fetching !== undefined ? { fetching: h.fetching } : {}) }]);
       if (typeof d === 'string') return { ok: false, detail: d };
       holder.blobs.push({ ...d[0]!, at: now - h.age });
     }
   }
-  return { ok: true, holders: holders.filter((h) => h.blobs.length > 0), ...(r.data.retryMs !== undefined ? { retryMs: r.data.retryMs } : {}) };
+  return { ok: true, holders: [...holders.values()], ...(r.data.retryMs !== undefined ? { retryMs: r.data.retryMs } : {}) };
 }
 
 /**

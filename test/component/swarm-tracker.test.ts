@@ -16,7 +16,7 @@ import type { BlobManifest, BlobService } from '../../swarm/blobs/index.ts';
 import { pieceRange } from '../../swarm/blobs/manifest.ts';
 import { encodeHave } from '../../swarm/blobs/have.ts';
 import { HOLDERS_PER_BLOB } from '../../swarm/blobs/tracker.ts';
-import { TrackerSession } from '../../swarm/blobs/tracker-session.ts';
+import { TRACKER_PROTOCOL_V1, TrackerSession } from '../../swarm/blobs/tracker-session.ts';
 import { ReqType, Status } from '../../swarm/blobs/wire.ts';
 import { until } from '../helpers/until.ts';
 import type { TestServer, artifactDir } from './http-helpers.ts';
@@ -186,4 +186,36 @@ test('a claim over the seed\'s grant cap waits on the session stream without hol
   assert.equal(p.status, Status.Ok);
   assert.equal((await waiting).status, Status.Ok, 'granted');
   assert.equal(ts.waiting, 0);
+});
+
+test('over a tracker session (1.1.0) the seed names each holder once: a repeated holders answer is under a third of the size and decodes the same; a 1.0.0 session still gets every peer in full', async () => {
+  const holders = await Promise.all([agent(true), agent(true), agent(true)]);
+  const fetcher = await agent(true);
+  const sha = 'e'.repeat(64);
+  const signal = AbortSignal.timeout(20_000);
+  for (const [k, h] of holders.entries()) {
+    const s = new TrackerSession(h.swarm.node.libp2p, seed.peerId);
+    cleanups.push(async () => s.close());
+    const body = encodeHave({ v: 1, addrs: [`/ip4/127.0.0.1/tcp/${40_000 + k}`], http: `http://127.0.0.1:${41_000 + k}/blobs`, blobs: [{ sha256: sha, pieces: 8, have: '*' }] });
+    assert.equal((await s.request({ type: ReqType.Push, body }, signal)).status, Status.Ok);
+  }
+  const ask = async (s: TrackerSession): Promise<{ bytes: number; peers: string[] }> => {
+    const before = s.stats.answerBytes;
+    const r = await s.request({ type: ReqType.Holders, blobs: [sha] }, signal);
+    assert.equal(r.status, Status.Ok);
+    assert.ok(r.holders);
+    return { bytes: s.stats.answerBytes - before, peers: r.holders.holders.map((h) => `${h.peerId} ${h.addrs.join()} ${h.http}`).sort() };
+  };
+  const v3 = new TrackerSession(fetcher.swarm.node.libp2p, seed.peerId);
+  const v1 = new TrackerSession(fetcher.swarm.node.libp2p, seed.peerId, TRACKER_PROTOCOL_V1);
+  cleanups.push(async () => v3.close(), async () => v1.close());
+  const [a1, a2] = [await ask(v3), await ask(v3)];
+  const [b1, b2] = [await ask(v1), await ask(v1)];
+  assert.equal(a1.peers.length, 3);
+  assert.ok(a1.peers.every((p) => /tcp\/4000\d http:\/\/127\.0\.0\.1:4100\d\/blobs$/.test(p)), a1.peers.join('; '));
+  assert.deepEqual(a2.peers, a1.peers);
+  assert.deepEqual(b1.peers, a1.peers);
+  assert.deepEqual(b2.peers, a1.peers);
+  assert.ok(a2.bytes * 3 < a1.bytes, `1.1.0: first answer ${a1.bytes} bytes, the repeat ${a2.bytes}`);
+  assert.ok(Math.abs(b2.bytes - b1.bytes) <= 8, `1.0.0: ${b1.bytes} then ${b2.bytes} bytes (every peer in full)`);
 });

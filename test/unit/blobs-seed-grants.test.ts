@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hasBit } from '../../swarm/blobs/bitfield.ts';
 import { HolderIndex } from '../../swarm/blobs/holders.ts';
-import { decodeHolders } from '../../swarm/blobs/tracker.ts';
+import { decodeHolders, encodeReply } from '../../swarm/blobs/tracker.ts';
 import { BUSY_RETRY_MS, busyRetryMs, grantCap, INITIAL_GRANTS, MAX_GRANTS, MIN_GRANTS, TrackerServer, type TrackerServerCounters } from '../../swarm/blobs/tracker-server.ts';
 import { emptyBits, setBit } from '../../swarm/blobs/bitfield.ts';
 import { encodeHave } from '../../swarm/blobs/have.ts';
@@ -35,7 +35,7 @@ test('a refused claim names the peer that holds the piece, with its address and 
   index.update('x', { addrs: ['/ip4/10.213.129.9/tcp/4001/p2p/x'], http: 'http://10.213.129.9:8080/blobs' }, [{ sha256: A, pieces: 4, have: has(4, 2) }]);
   const r = ts.grant('y', A, 2, 4);
   assert.equal(r.ok, false);
-  const a = decodeHolders(r.body!, Date.now());
+  const a = decodeHolders(encodeReply(r.reply!), Date.now());
   assert.ok(a.ok);
   assert.equal(a.retryMs, undefined);
   assert.deepEqual(a.holders.map((h) => [h.peerId, h.http, h.addrs]), [['x', 'http://10.213.129.9:8080/blobs', ['/ip4/10.213.129.9/tcp/4001']]]);
@@ -55,7 +55,7 @@ test("a refused claim names the grantee as fetching the piece now, though its ow
   const r = ts.grant('y', A, 1, 4);
   assert.equal(r.ok, false);
   const now = Date.now();
-  const a = decodeHolders(r.body!, now);
+  const a = decodeHolders(encodeReply(r.reply!), now);
   assert.ok(a.ok);
   const b = a.holders[0]!.blobs[0]!;
   assert.equal(a.holders[0]!.peerId, 'x');
@@ -69,7 +69,7 @@ test('granted seed pieces in flight are capped: beyond the cap "busy" with a ret
   assert.equal(ts.grant('b', B, 0, 2).ok, true);
   const r = ts.grant('c', A, 1, 4);
   assert.equal(r.ok, false);
-  const busy = decodeHolders(r.body!, Date.now());
+  const busy = decodeHolders(encodeReply(r.reply!), Date.now());
   assert.ok(busy.ok);
   assert.deepEqual(busy.holders, [], 'busy names nobody');
   assert.equal(busy.retryMs, BUSY_RETRY_MS);
@@ -81,7 +81,7 @@ test('granted seed pieces in flight are capped: beyond the cap "busy" with a ret
   assert.equal(ts.grant('c', A, 1, 4).ok, true);
   // Full again: the retry grows with the agents told "busy" within the last second.
   for (const p of ['d', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm']) ts.grant(p, A, 2, 4);
-  const last = decodeHolders(ts.grant('n', A, 2, 4).body!, Date.now());
+  const last = decodeHolders(encodeReply(ts.grant('n', A, 2, 4).reply!), Date.now());
   assert.ok(last.ok);
   assert.equal(last.retryMs, busyRetryMs(12), 'c, d … m and n were told "busy"');
   assert.ok(last.retryMs! > BUSY_RETRY_MS);
@@ -145,7 +145,7 @@ test('a claim over the cap waits for a grant to free: granted when the grantee\'
   ts.close();
   const closed = await second;
   assert.equal(closed.ok, false);
-  assert.ok(decodeHolders(closed.body!, Date.now()).ok);
+  assert.ok(decodeHolders(encodeReply(closed.reply!), Date.now()).ok);
   assert.equal(ts.waiting, 0);
 });
 
@@ -159,7 +159,7 @@ test('a waiting claim whose piece found a holder meanwhile is refused with that 
   assert.equal(ts.onPush('a', push(4, has(4, 0))), true);
   const r = await waiting;
   assert.equal(r.ok, false);
-  const a = decodeHolders(r.body!, Date.now());
+  const a = decodeHolders(encodeReply(r.reply!), Date.now());
   assert.ok(a.ok);
   assert.deepEqual(a.holders.map((h) => h.peerId), ['x']);
 });
@@ -171,7 +171,7 @@ test('a waiting claim is told "busy" with a retry when no grant frees within hol
   const r = await ts.claim('b', A, 1, 4);
   assert.ok(Date.now() - t0 >= 25, 'it waited');
   assert.equal(r.ok, false);
-  const busy = decodeHolders(r.body!, Date.now());
+  const busy = decodeHolders(encodeReply(r.reply!), Date.now());
   assert.ok(busy.ok && busy.retryMs !== undefined && busy.holders.length === 0);
   assert.equal(c.grantsBusy, 1);
   const { ts: ts2 } = tracker(1, 10_000);

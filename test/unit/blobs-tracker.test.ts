@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import type { HaveEntry } from '../../swarm/blobs/api.ts';
 import { emptyBits, fullBits, hasBit, setBit } from '../../swarm/blobs/bitfield.ts';
 import { HolderIndex } from '../../swarm/blobs/holders.ts';
-import { CLAIMERS_PER_BLOB, decodeHolders, encodeHolders, HOLDERS_PER_BLOB, mayTakeFromSeed, pickHolders, SeedGrants } from '../../swarm/blobs/tracker.ts';
+import { CLAIMERS_PER_BLOB, decodeHolders, encodeBusy, encodeHolders, HOLDERS_PER_BLOB, mayTakeFromSeed, pickHolders, SeedGrants } from '../../swarm/blobs/tracker.ts';
+import { MAX_SESSION_PEERS, PeerDirectory, PeerNumbers } from '../../swarm/blobs/peer-table.ts';
 import { decodeRequest, encodeRequest, ReqType, requestLength, type Request } from '../../swarm/blobs/wire.ts';
 
 const A = 'a'.repeat(64);
@@ -53,6 +54,60 @@ test('tracker answer: round trip grouped by holder, ages become times on the rec
   assert.equal(decodeHolders(Buffer.from('{"v":1,"peers":[]}'), 0).ok, false, 'the old grouping');
   assert.equal(decodeHolders(Buffer.from('nope'), 0).ok, false);
   assert.equal(decodeHolders(Buffer.from('{"v":2,"peers":[]}'), 0).ok, false);
+});
+
+test('tracker session answers (v 3) name each peer once: later answers refer to it by number and decode to the same holders', () => {
+  const numbers = new PeerNumbers();
+  const dir = new PeerDirectory();
+  const crowd = Array.from({ length: 14 }, (_, i) => entry(`12D3KooWpeer${String(i).padStart(40, 'x')}`, A, 32, { have: [i], at: 900 }));
+  const first = encodeHolders(crowd, 1000, numbers);
+  const again = encodeHolders(crowd.map((e) => ({ ...e, at: 950 })), 1000, numbers);
+  const v2 = encodeHolders(crowd, 1000);
+  const r1 = decodeHolders(first, 5000, dir);
+  const r2 = decodeHolders(again, 5000, dir);
+  assert.ok(r1.ok && r2.ok);
+  assert.deepEqual(r2.holders.map((h) => [h.peerId, h.addrs, h.http]), r1.holders.map((h) => [h.peerId, h.addrs, h.http]));
+  assert.deepEqual(r2.holders.map((h) => h.blobs[0]!.at), Array(14).fill(4950));
+  assert.equal((JSON.parse(Buffer.from(again).toString()) as { peers: unknown[] }).peers.length, 0, 'no peer named twice');
+  assert.ok(again.length * 2.5 < v2.length, `a repeat answer ${again.length} bytes, v 2 ${v2.length}`);
+  // A holder that moved gets a new number and is named again.
+  const moved = { ...crowd[0]!, http: 'http://10.213.160.99:8080/blobs' };
+  const r3 = decodeHolders(encodeHolders([moved], 1000, numbers), 5000, dir);
+  assert.ok(r3.ok);
+  assert.equal(r3.holders[0]!.http, 'http://10.213.160.99:8080/blobs');
+  // Out of step (an answer not decoded, or no session at all): refused, never a wrong peer.
+  const lost = encodeHolders([entry('newcomer', A, 32, { all: true })], 1000, numbers);
+  const after = encodeHolders([entry('newcomer', B, 4, { all: true })], 1000, numbers);
+  const d = decodeHolders(after, 5000, dir);
+  assert.ok(!d.ok && /not a peer this session named/.test(d.detail), 'the answer that named it was skipped');
+  assert.ok(decodeHolders(lost, 5000, dir).ok);
+  assert.equal(decodeHolders(first, 0).ok, false, 'v 3 outside a session');
+  // v 2 (1.0.0 sessions, a stream per request) decodes as before, with or without a directory.
+  assert.ok(decodeHolders(v2, 0, new PeerDirectory()).ok);
+});
+
+test('a session\'s peer table starts over before it outgrows MAX_SESSION_PEERS; the answer says so and the requester forgets the old numbers', () => {
+  const numbers = new PeerNumbers();
+  const dir = new PeerDirectory();
+  const batch = (k: number) => Array.from({ length: 100 }, (_, i) => entry(`p${k}-${i}`, A, 4, { all: true }));
+  let k = 0;
+  let reset = false;
+  while (!reset) {
+    const bytes = encodeHolders(batch(k++), 1000, numbers);
+    const json = JSON.parse(Buffer.from(bytes).toString()) as { reset?: boolean; peers: { i: number }[] };
+    reset = json.reset === true;
+    assert.ok(decodeHolders(bytes, 1000, dir).ok);
+    assert.ok(numbers.size <= MAX_SESSION_PEERS);
+    if (reset) assert.equal(json.peers[0]!.i, 0, 'numbers start over');
+  }
+  assert.equal(k, Math.floor(MAX_SESSION_PEERS / 100) + 1);
+  assert.equal(dir.size, 100, 'the requester dropped the numbers from before the reset');
+  assert.equal(numbers.size, 100);
+  // A busy answer carries the reset too when it is the first after one, and nothing else.
+  numbers.reserve(MAX_SESSION_PEERS + 1);
+  const busy = decodeHolders(encodeBusy(500, numbers), 0, dir);
+  assert.ok(busy.ok && busy.retryMs === 500 && busy.holders.length === 0);
+  assert.equal(dir.size, 0);
 });
 
 test('tracker picks every fresh claimer and at most HOLDERS_PER_BLOB others, never the asker', () => {

@@ -17,7 +17,8 @@
 // swarm/blobs/download.ts's defaults, e.g. '{"pieceTimeoutMs":15000}'), BENCH_SEED_GRANTS (granted
 // seed pieces in flight at most; default tracker-server.ts's), BENCH_PIECE_KIB (piece size of the
 // set's manifests, a power of two from 16 to 16384; default 1024), BENCH_POLL_MS (how often a
-// running download asks the tracker for holders; default 1000).
+// running download asks the tracker for holders; default 1000), BENCH_UPLOADS (JSON, the agents'
+// piece uploads in flight per requester and in total, e.g. '{"perPeer":2,"total":4}'; default 4 / 16).
 // Needs root (namespaces, tc). Everything is removed at the end, on failure and on Ctrl-C.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -42,6 +43,7 @@ const Ns = (process.env.BENCH_N ?? '8').split(',').map(Number);
 const seedGrants = process.env.BENCH_SEED_GRANTS ? Number(process.env.BENCH_SEED_GRANTS) : undefined;
 const pieceKiB = process.env.BENCH_PIECE_KIB ? Number(process.env.BENCH_PIECE_KIB) : undefined;
 const pollMs = process.env.BENCH_POLL_MS ? Number(process.env.BENCH_POLL_MS) : undefined;
+const uploads = process.env.BENCH_UPLOADS ? (JSON.parse(process.env.BENCH_UPLOADS) as { perPeer?: number; total?: number }) : undefined;
 const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as Partial<DownloadTuning>) : undefined;
 const mbit = Number(process.env.BENCH_MBIT ?? 100);
 const setMiB = process.env.BENCH_SET_MIB ? Number(process.env.BENCH_SET_MIB) : undefined;
@@ -176,6 +178,7 @@ async function phase(mode: 'swarm' | 'http', n: number, net: BenchNet, seed: Wor
         ...(profDir && j === 1 ? { profile: join(profDir, `agent-1-${mode}-n${n}.cpuprofile`) } : {}),
         ...(tuning ? { tuning } : {}),
         ...(pollMs ? { trackerPollMs: pollMs } : {}),
+        ...(uploads ? { uploads } : {}),
         ...(logDir ? { logFile: join(logDir, `agent-${j}-${mode}-n${n}.log`) } : {}),
       };
       started.push(worker(`agent ${j} (${mode})`, net.agentNs[j - 1]!, 'agent.ts', { BENCH_SWARM_AGENT: JSON.stringify(cfg) }));
@@ -360,7 +363,7 @@ try {
     if (got) log(`downloaded ${got} package files into ${debDir}`);
   }
   const set = buildSet({ debDir, blobMiB, ...(setMiB !== undefined ? { setMiB } : {}) }, setDir);
-  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}${pollMs ? `; tracker polls every ${pollMs} ms` : ''}`);
+  log(`code: ${code}${tuning ? `; agent tuning ${JSON.stringify(tuning)}` : ''}${seedGrants ? `; seed grants ${seedGrants}` : ''}${pieceKiB ? `; pieces of ${pieceKiB} KiB` : ''}${pollMs ? `; tracker polls every ${pollMs} ms` : ''}${uploads ? `; agents' uploads ${JSON.stringify(uploads)}` : ''}`);
   log(`set: ${(set.bytes / MiB).toFixed(1)} MiB = ${blobMiB} MiB random blob + ${set.packages} packages (${(set.packageBytes / MiB).toFixed(1)} MiB) from ${debDir}`);
   const maxN = Math.max(...Ns);
   // A swarm agent holds the set in memory on top of ~180 MiB of its own (peak RSS measured 191 MiB at N = 8 with

@@ -38,6 +38,8 @@ export interface AgentConfig {
   profile?: string;
   /** Download tuning other than the defaults (BENCH_TUNING: timeouts, denials, concurrency). */
   tuning?: Partial<DownloadTuning>;
+  /** Piece uploads in flight per requester and in total (BENCH_UPLOADS; default upload-limit.ts's). */
+  uploads?: { perPeer?: number; total?: number };
   /** How often a running download asks the tracker for holders, ms (BENCH_POLL_MS; default the service's). */
   trackerPollMs?: number;
   /** The agent's JSON log goes to this file (BENCH_LOG_DIR; level from LPMOS_LOG_LEVEL, default info); none without. */
@@ -152,7 +154,7 @@ try {
       ...(cfg.logFile ? { logger: createLogger({ format: 'json', name: `agent-${cfg.index}`, destination: pino.destination({ fd: openSync(cfg.logFile, 'a'), sync: true }) }) } : {}),
       bootstrap: cfg.bootstrap,
       listen: [`/ip4/${cfg.ip}/tcp/0`],
-      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}), ...(cfg.trackerPollMs ? { trackerPollMs: cfg.trackerPollMs } : {}) },
+      blobs: { budget: bytes + 64 * 1024 * 1024, http: { host: cfg.ip }, ...(cfg.tuning ? { tuning: cfg.tuning } : {}), ...(cfg.trackerPollMs ? { trackerPollMs: cfg.trackerPollMs } : {}), ...(cfg.uploads ? { uploads: cfg.uploads } : {}) },
     });
     const seedPeer = cfg.bootstrap[0]!.split('/p2p/')[1]!;
     for (let i = 0; !agent.swarm.node.isConnected(seedPeer); i++) {

@@ -14,7 +14,7 @@ import { MemoryPieceStore } from '../../swarm/blobs/memory-store.ts';
 import { putPieces } from '../helpers/pieces.ts';
 import { parseRange } from '../../swarm/blobs/http-range.ts';
 import { PieceError } from '../../swarm/blobs/piece-error.ts';
-import { RangeClient, parseHead, rangeStats } from '../../swarm/blobs/range-client.ts';
+import { GATHER_BYTES, RangeClient, parseHead, rangeStats } from '../../swarm/blobs/range-client.ts';
 import { emptyStats } from '../../swarm/blobs/service.ts';
 import { UploadLimiter } from '../../swarm/blobs/upload-limit.ts';
 
@@ -180,4 +180,36 @@ test('abort: a stalled answer ends as a timeout, and the next request works', as
   // Slots were released: more requests than maxSockets to the same origin still complete.
   const parts = await Promise.all(Array.from({ length: 10 }, (_, i) => client.get(`${base}/${mw.sha256}`, i * PS, (i + 1) * PS, mw.size, sig())));
   assert.deepEqual(Buffer.concat(parts), whole.subarray(0, 10 * PS));
+});
+
+test('a body that trickles in is read in gathered chunks (the socket waits GATHER_MS after a small read), byte for byte; a fast one is not held', async () => {
+  const body = randomBytes(96 * 1024);
+  const port = await listen(
+    createServer((c) => {
+      c.setNoDelay(true);
+      c.once('data', () => {
+        c.write(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/${body.length}\r\n\r\n`);
+        // 1 KiB every 4 ms: ~400 ms, a flow of ~2 Mbit/s.
+        let off = 0;
+        const t = setInterval(() => {
+          c.write(body.subarray(off, (off += 1024)));
+          if (off >= body.length) clearInterval(t);
+        }, 4);
+      });
+    }),
+  );
+  const before = { ...rangeStats };
+  const got = await client.get(`http://127.0.0.1:${port}/slow`, 0, body.length, body.length, sig());
+  assert.ok(Buffer.from(got).equals(body));
+  const reads = rangeStats.chunks - before.chunks;
+  assert.ok(rangeStats.gathered - before.gathered > 0, 'paused to gather');
+  // Without gathering each 1 KiB write is a read of its own (96); with it about one per 40 ms.
+  assert.ok(reads <= 30, `${reads} reads for 96 writes`);
+  // A fast body (loopback, all at once) comes in large reads and completes without waiting on the tick.
+  const fast = { ...rangeStats };
+  const t0 = performance.now();
+  const all = await client.get(`${base}/${mw.sha256}`, 0, 16 * PS, whole.length, sig());
+  assert.ok(Buffer.from(all).equals(whole.subarray(0, 16 * PS)));
+  assert.ok((rangeStats.bytes - fast.bytes) / (rangeStats.chunks - fast.chunks) > GATHER_BYTES, 'large reads');
+  assert.ok(performance.now() - t0 < 1000);
 });

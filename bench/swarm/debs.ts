@@ -25,12 +25,12 @@ const benchDisk: Disk = {
 };
 
 /** Suite and packages of the seed-built root for a profile, as the installer computes them. Pure. */
-export function installPackages(profile: Profile): { suite: string; include: string[] } {
+export function installPackages(profile: Profile): { suite: string; arch: string; include: string[] } {
   const layout = resolveLayout(profile.storage, selectDisks(profile.storage.disks, [benchDisk]));
   const spec = rootImageSpecFor(profile, layout, {
     machine: 'bench', firmware: 'bios', mirror: 'http://127.0.0.1/debian', target: '/target', hostname: 'bench', seedUrl: 'http://127.0.0.1',
   });
-  return { suite: spec.suite, include: [...spec.include] };
+  return { suite: spec.suite, arch: spec.arch, include: [...spec.include] };
 }
 
 /** The demo's profile (the first document of the example file). */
@@ -41,8 +41,8 @@ export function demoProfile(): Profile {
 }
 
 /** debootstrap's argv that downloads a minbase install's packages into `cacheDir`. Pure. */
-export function downloadArgv(o: { suite: string; include: readonly string[]; cacheDir: string; scratch: string; mirror: string }): string[] {
-  return ['debootstrap', '--download-only', '--variant=minbase', '--arch=amd64', '--components=main', `--include=${o.include.join(',')}`, `--cache-dir=${o.cacheDir}`, o.suite, o.scratch, o.mirror];
+export function downloadArgv(o: { suite: string; arch: string; include: readonly string[]; cacheDir: string; scratch: string; mirror: string }): string[] {
+  return ['debootstrap', '--download-only', '--variant=minbase', `--arch=${o.arch}`, '--components=main', `--include=${o.include.join(',')}`, `--cache-dir=${o.cacheDir}`, o.suite, o.scratch, o.mirror];
 }
 
 const debsIn = (dir: string): number => {
@@ -61,10 +61,10 @@ export async function ensureDebs(dir: string, log: (s: string) => void, signal?:
   if (debsIn(dir) > 0) return 0;
   const mirror = parseMirrorSetting('auto', await readHostSources()).debian;
   if (!mirror) throw new Error(`no .deb files in ${dir} and no Debian mirror in this host's apt sources: set BENCH_DEBS to a directory of .deb files`);
-  const { suite, include } = installPackages(demoProfile());
+  const { suite, arch, include } = installPackages(demoProfile());
   mkdirSync(dir, { recursive: true });
   const scratch = mkdtempSync(join(dir, '.download-'));
-  const argv = downloadArgv({ suite, include, cacheDir: dir, scratch, mirror });
+  const argv = downloadArgv({ suite, arch, include, cacheDir: dir, scratch, mirror });
   log(`no .deb files in ${dir}: downloading the demo install's packages (${suite} minbase + ${include.join(', ')}) from ${mirror} — once`);
   try {
     await promisify(execFile)(argv[0] ?? 'debootstrap', argv.slice(1), { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024, ...(signal ? { signal } : {}) });

@@ -1,8 +1,9 @@
 // The peer table of one tracker session (`/lpmos/tracker/1.1.0`, holders answers v 3): the seed names
 // a peer — its id, dial address and HTTP URL, ~140 bytes of JSON — the first time an answer on that
 // session mentions it, with a number, and by the number alone afterwards. bench:swarm N = 32 at
-// 10 Mbit/s: 4 287 answers of ~3 KiB, two thirds of it peers the agent had been told of already,
-// made 13.5 MiB of the seed's 61.8 MiB egress — over the link the bound is about. Both ends keep
+// 10 Mbit/s: ~4 500 answers, most of each a peer the agent had been told of already; the seed's bytes
+// besides pieces 13.5–15.1 MiB of its 62–66 MiB egress, over the link the bound is about (8.2–9.0 MiB
+// with numbers; a repeat answer naming 14 holders 540 bytes instead of 2 597). Both ends keep
 // their table for as long as the stream lives; a broken stream ends both, and the next one starts
 // empty. Answers are encoded in the order they are written (p2p-server.ts) and decoded in the order
 // they are read (tracker-session.ts), also those whose requester gave up, so the two tables agree.

@@ -50,7 +50,7 @@ export const holdersAnswerSchema = z.strictObject({
   blobs: z.array(blobHoldersSchema(MAX_PEERS - 1)).max(MAX_HAVE_BLOBS),
   retryMs: z.number().int().min(0).max(60_000).optional(),
 });
-export const sessionAnswerSchema = z.strictObject({
+export const holdersAnswerV3Schema = z.strictObject({
   v: z.literal(3),
   reset: z.literal(true).optional(),
   peers: z.array(peerSchema.extend({ i: z.number().int().min(0).max(MAX_PEER_NUMBER) })).max(MAX_PEERS),
@@ -58,7 +58,7 @@ export const sessionAnswerSchema = z.strictObject({
   retryMs: z.number().int().min(0).max(60_000).optional(),
 });
 export type HoldersAnswer = z.infer<typeof holdersAnswerSchema>;
-export type SessionAnswer = z.infer<typeof sessionAnswerSchema>;
+export type HoldersAnswerV3 = z.infer<typeof holdersAnswerV3Schema>;
 
 /** A holders answer before it is encoded (for a session, at the moment it is written): entries to name, or "busy". */
 export type HoldersReply = { entries: HaveEntry[]; now: number } | { retryMs: number };
@@ -97,7 +97,7 @@ export function pickHolders(entries: HaveEntry[], opts: { now: number; claimTtlM
 export function encodeHolders(entries: HaveEntry[], now: number, numbers?: PeerNumbers): Uint8Array {
   numbers?.reserve(entries.length);
   const peerIndex = new Map<string, number>();
-  const peers: SessionAnswer['peers'] = [];
+  const peers: HoldersAnswerV3['peers'] = [];
   const blobs = new Map<string, HoldersAnswer['blobs'][number]>();
   let named = 0;
   for (const e of entries) {
@@ -131,7 +131,7 @@ export function encodeHolders(entries: HaveEntry[], now: number, numbers?: PeerN
       age: Math.max(0, Math.round(now - e.at)),
     });
   }
-  const answer: HoldersAnswer | SessionAnswer = numbers
+  const answer: HoldersAnswer | HoldersAnswerV3 = numbers
     ? { v: 3, ...(numbers.takeReset() ? { reset: true as const } : {}), peers, blobs: [...blobs.values()] }
     : { v: 2, peers: peers.map(({ i: _, ...rest }) => rest), blobs: [...blobs.values()] };
   const bytes = Buffer.from(JSON.stringify(answer), 'utf8');
@@ -153,7 +153,7 @@ export type HoldersDecode = { ok: true; holders: TrackedHolder[]; retryMs?: numb
 
 /** A refused CLAIM's body when the seed is busy: ask again after `retryMs`. */
 export function encodeBusy(retryMs: number, numbers?: PeerNumbers): Uint8Array {
-  const answer: HoldersAnswer | SessionAnswer = numbers ? { v: 3, ...(numbers.takeReset() ? { reset: true as const } : {}), peers: [], blobs: [], retryMs } : { v: 2, peers: [], blobs: [], retryMs };
+  const answer: HoldersAnswer | HoldersAnswerV3 = numbers ? { v: 3, ...(numbers.takeReset() ? { reset: true as const } : {}), peers: [], blobs: [], retryMs } : { v: 2, peers: [], blobs: [], retryMs };
   return Buffer.from(JSON.stringify(answer), 'utf8');
 }
 
@@ -171,7 +171,7 @@ export function decodeHolders(bytes: Uint8Array, now: number, directory?: PeerDi
   }
   const v3 = typeof json === 'object' && json !== null && (json as { v?: unknown }).v === 3;
   if (v3 && !directory) return { ok: false, detail: 'a v 3 answer outside a tracker session' };
-  const r = v3 ? sessionAnswerSchema.safeParse(json) : holdersAnswerSchema.safeParse(json);
+  const r = v3 ? holdersAnswerV3Schema.safeParse(json) : holdersAnswerSchema.safeParse(json);
   if (!r.success) return { ok: false, detail: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) };
   const peerOf = new Map<number, NamedPeer>();
   if (r.data.v === 3) {

@@ -182,19 +182,19 @@ test('abort: a stalled answer ends as a timeout, and the next request works', as
   assert.deepEqual(Buffer.concat(parts), whole.subarray(0, 10 * PS));
 });
 
-test('a body that trickles in is read in gathered chunks (the socket waits GATHER_MS after a small read), byte for byte; a fast one is not held', async () => {
+test('a body that trickles in is read in gathered chunks (the socket of a slow flow waits GATHER_MS after a small read), byte for byte; a fast one is not held', async () => {
   const body = randomBytes(96 * 1024);
   const port = await listen(
     createServer((c) => {
       c.setNoDelay(true);
       c.once('data', () => {
         c.write(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/${body.length}\r\n\r\n`);
-        // 1 KiB every 4 ms: ~400 ms, a flow of ~2 Mbit/s.
+        // 1 KiB every 8 ms: ~800 ms, a flow of ~1 Mbit/s.
         let off = 0;
         const t = setInterval(() => {
           c.write(body.subarray(off, (off += 1024)));
           if (off >= body.length) clearInterval(t);
-        }, 4);
+        }, 8);
       });
     }),
   );
@@ -203,7 +203,7 @@ test('a body that trickles in is read in gathered chunks (the socket waits GATHE
   assert.ok(Buffer.from(got).equals(body));
   const reads = rangeStats.chunks - before.chunks;
   assert.ok(rangeStats.gathered - before.gathered > 0, 'paused to gather');
-  // Without gathering each 1 KiB write is a read of its own (96); with it about one per 40 ms.
+  // Without gathering each 1 KiB write is a read of its own (96); with it about one per GATHER_MS.
   assert.ok(reads <= 30, `${reads} reads for 96 writes`);
   // A fast body (loopback, all at once) comes in large reads and completes without waiting on the tick.
   const fast = { ...rangeStats };

@@ -54,10 +54,11 @@ test('every namespace gets every other host as a permanent neighbour, never itse
 });
 
 test('without cached packages the bench downloads what the demo installs: minbase + kernel + both firmwares\' boot packages + the profile\'s own', () => {
-  const { suite, include } = installPackages(demoProfile());
+  const { suite, arch, include } = installPackages(demoProfile());
   assert.equal(suite, 'bookworm');
+  assert.equal(arch, 'amd64');
   for (const p of ['linux-image-amd64', 'grub-pc-bin', 'grub-efi-amd64-bin', 'shim-signed', 'openssh-server', 'dosfstools']) assert.ok(include.includes(p), p);
   assert.ok(!include.includes('mdadm') && !include.includes('lvm2'), 'nothing the profile does not use');
-  const argv = downloadArgv({ suite, include: ['a', 'b'], cacheDir: '/c', scratch: '/s', mirror: 'http://m/debian' });
+  const argv = downloadArgv({ suite, arch, include: ['a', 'b'], cacheDir: '/c', scratch: '/s', mirror: 'http://m/debian' });
   assert.deepEqual(argv, ['debootstrap', '--download-only', '--variant=minbase', '--arch=amd64', '--components=main', '--include=a,b', '--cache-dir=/c', 'bookworm', '/s', 'http://m/debian']);
 });

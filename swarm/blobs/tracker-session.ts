@@ -88,6 +88,8 @@ export class TrackerSession {
   async request(r: Request, signal: AbortSignal): Promise<SessionAnswer> {
     signal.throwIfAborted();
     const stream = await this.#open(signal);
+    // Aborted while the stream opened (another request's open, shared): the listener below would come too late.
+    signal.throwIfAborted();
     const id = this.#next++ >>> 0;
     this.stats.requests++;
     const pending = this.#pending.get(stream)!;

@@ -219,3 +219,18 @@ test('over a tracker session (1.1.0) the seed names each holder once: a repeated
   assert.ok(a2.bytes * 3 < a1.bytes, `1.1.0: first answer ${a1.bytes} bytes, the repeat ${a2.bytes}`);
   assert.ok(Math.abs(b2.bytes - b1.bytes) <= 8, `1.0.0: ${b1.bytes} then ${b2.bytes} bytes (every peer in full)`);
 });
+
+test('a session request aborted while the stream it waits for is still opening fails at once instead of waiting for its answer', async () => {
+  const a = await agent(true);
+  const session = new TrackerSession(a.swarm.node.libp2p, seed.peerId);
+  cleanups.push(async () => session.close());
+  const sha = 'f'.repeat(64);
+  // Both requests share the first one's dial; the second's signal aborts before the stream is open.
+  const first = session.request({ type: ReqType.Holders, blobs: [sha] }, AbortSignal.timeout(20_000));
+  const ac = new AbortController();
+  const second = session.request({ type: ReqType.Holders, blobs: [sha] }, ac.signal);
+  ac.abort();
+  await assert.rejects(second, (e: unknown) => (e as Error).name === 'AbortError');
+  assert.equal((await first).status, Status.Ok);
+  assert.equal(session.stats.requests, 1, 'the aborted request was never sent');
+});

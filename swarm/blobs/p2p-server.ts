@@ -83,7 +83,7 @@ export class P2pBlobServer {
   }
 
   /**
-   * `/lpmos/tracker/1.0.0` (tracker-session.ts): tracker requests on one stream. Answers go out in
+   * `/lpmos/tracker/1.1.0` and `1.0.0` (tracker-session.ts): tracker requests on one stream. Answers go out in
    * order, except a claim that waits for a grant: its answer follows when it is decided (the
    * requester matches answers by id), and the requests behind it are answered meanwhile. With
    * `numbers` (1.1.0) a reply is encoded against the session's peer numbers as it is written, so

@@ -4,7 +4,7 @@
 // `debootstrap --download-only` into the same apt cache the install uses (~/.cache/lpmos/apt-cache),
 // so a second run, and the install test, reuse them.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseObjects, validateDocuments } from '../../core/model/documents.ts';
@@ -14,6 +14,7 @@ import { rootImageSpecFor } from '../../installers/debian/steps.ts';
 import { selectDisks } from '../../installers/plan/disks.ts';
 import { resolveLayout } from '../../installers/plan/layout.ts';
 import { parseMirrorSetting, readHostSources } from '../../seed/mirror/setting.ts';
+import { debsIn } from './set.ts';
 
 const GiB = 1024 ** 3;
 const DEMO_PROFILE = join(import.meta.dirname, '../../examples/profile-debian12-minimal.yaml');
@@ -45,20 +46,12 @@ export function downloadArgv(o: { suite: string; arch: string; include: readonly
   return ['debootstrap', '--download-only', '--variant=minbase', `--arch=${o.arch}`, '--components=main', `--include=${o.include.join(',')}`, `--cache-dir=${o.cacheDir}`, o.suite, o.scratch, o.mirror];
 }
 
-const debsIn = (dir: string): number => {
-  try {
-    return readdirSync(dir).filter((n) => n.endsWith('.deb')).length;
-  } catch {
-    return 0;
-  }
-};
-
 /**
  * Makes sure `dir` holds .deb files: when it has none, downloads the demo install's packages from the host's
  * Debian mirror (its apt sources, as the seed's `--mirror auto` reads them). Returns how many it downloaded.
  */
 export async function ensureDebs(dir: string, log: (s: string) => void, signal?: AbortSignal): Promise<number> {
-  if (debsIn(dir) > 0) return 0;
+  if (debsIn(dir).length > 0) return 0;
   const mirror = parseMirrorSetting('auto', await readHostSources()).debian;
   if (!mirror) throw new Error(`no .deb files in ${dir} and no Debian mirror in this host's apt sources: set BENCH_DEBS to a directory of .deb files`);
   const { suite, arch, include } = installPackages(demoProfile());
@@ -75,7 +68,7 @@ export async function ensureDebs(dir: string, log: (s: string) => void, signal?:
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const n = debsIn(dir);
+  const n = debsIn(dir).length;
   if (n === 0) throw new Error(`debootstrap --download-only left no .deb files in ${dir}`);
   return n;
 }

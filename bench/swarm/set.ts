@@ -44,16 +44,20 @@ export function pickPackages(debs: { name: string; size: number }[], target: num
   return kept;
 }
 
+/** The .deb files in `dir` with their sizes (none when it does not exist). */
+export function debsIn(dir: string): { name: string; size: number }[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('.deb'))
+      .map((name) => ({ name, size: statSync(join(dir, name)).size }));
+  } catch {
+    return [];
+  }
+}
+
 /** Writes the blob and links the chosen packages into `dir`. */
 export function buildSet(spec: SetSpec, dir: string): BuiltSet {
-  let debs: { name: string; size: number }[];
-  try {
-    debs = readdirSync(spec.debDir)
-      .filter((n) => n.endsWith('.deb'))
-      .map((name) => ({ name, size: statSync(join(spec.debDir, name)).size }));
-  } catch {
-    debs = [];
-  }
+  const debs = debsIn(spec.debDir);
   if (debs.length === 0) throw new Error(`no .deb files in ${spec.debDir}: set BENCH_DEBS to a directory of .deb files (without it, the bench downloads the demo install's packages into ~/.cache/lpmos/apt-cache)`);
   const blobBytes = Math.round(spec.blobMiB * MiB);
   const packages = pickPackages(debs, spec.setMiB === undefined ? undefined : spec.setMiB * MiB - blobBytes);

@@ -4,12 +4,11 @@
 // answers manifest queries and is the tracker (tracker.ts: agents push their announcements to it,
 // ask it for holders and for seed pieces) but neither announces nor serves pieces to peers (agents
 // fall back to its HTTP artifact route, which the stats count as bytes from seed).
-import { open } from 'node:fs/promises';
 import type { PeerId } from '@libp2p/interface';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { ErrorCode, LpmosError } from '../../core/errors.ts';
 import type { SwarmNode } from '../node.ts';
-import { DEFAULT_PIECE_SIZE, type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
+import { type BlobExchange, type BlobManifest, type BlobRef, type BlobServiceOptions, type BlobStats, type FetchOptions, type FetchResult, type HaveEntry, type PieceStore } from './api.ts';
 import { HaveAnnouncer } from './announcer.ts';
 import { DEFAULT_TUNING, download, type DownloadResult, type DownloadTuning, type PollUrgency } from './download.ts';
 import { HaveDiscovery } from './discover.ts';
@@ -17,8 +16,8 @@ import { encodeHave } from './have.ts';
 import { HolderIndex } from './holders.ts';
 import { httpRange } from './http-client.ts';
 import { HttpBlobServer } from './http-server.ts';
-import { manifestFromFile } from './manifest-build.ts';
-import { isManifest, pieceMatches, pieceRange } from './manifest.ts';
+import { addFile } from './add-file.ts';
+import { isManifest, pieceRange } from './manifest.ts';
 import { p2pPiece } from './p2p-client.ts';
 import { P2pBlobServer } from './p2p-server.ts';
 import { storeSeedWhole } from './seed-whole.ts';
@@ -276,30 +275,9 @@ export class BlobService implements BlobExchange {
     return this.index.holders(sha256).filter((e) => e.peerId !== this.node.peerId && !this.#bad.has(`${e.peerId} ${sha256}`));
   }
 
-  async add(path: string, opts: { pieceSize?: number; pin?: boolean } = {}): Promise<BlobManifest> {
-    const m = await manifestFromFile(path, opts.pieceSize ?? DEFAULT_PIECE_SIZE, this.#stop.signal);
-    const had = this.store.get(m.sha256) !== undefined;
-    await this.store.open(m);
-    const unpin = this.store.pin(m.sha256);
-    const fh = await open(path, 'r');
-    try {
-      for (let i = 0; i < m.pieces.length; i++) {
-        const r = pieceRange(m, i);
-        const buf = new Uint8Array(r.end - r.start);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, r.start);
-        // Changed under us since the manifest was made: the store verifies nothing, so we do.
-        if (bytesRead !== buf.length || !pieceMatches(m, i, buf)) throw new LpmosError(ErrorCode.Conflict, `${path} changed while it was being added`);
-        await this.store.putPiece(m.sha256, i, buf);
-      }
-    } catch (e) {
-      unpin();
-      if (!had) await this.store.remove(m.sha256).catch(() => undefined);
-      throw e;
-    } finally {
-      await fh.close();
-    }
-    if (!opts.pin) unpin();
-    return m;
+  /** Adds a local file to the store (pinned with `pin`). */
+  add(path: string, opts: { pieceSize?: number; pin?: boolean } = {}): Promise<BlobManifest> {
+    return addFile(this.store, path, { ...opts, signal: this.#stop.signal });
   }
 
   async fetch(blob: BlobManifest | BlobRef, opts: FetchOptions = {}): Promise<FetchResult> {
